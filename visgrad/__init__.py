@@ -1,0 +1,53 @@
+"""visgrad: see automatic differentiation, with PyTorch's names, numbers and errors.
+
+>>> import visgrad as vg
+>>> x = vg.tensor(3.0, requires_grad=True)
+>>> y = 3 * x ** 2 + 4 * x + 2
+>>> y.backward()
+>>> x.grad
+tensor(22.)
+"""
+
+from visgrad import autograd  # noqa: F401
+from visgrad.engine import ops as _ops
+from visgrad.engine.backend import Device as device  # noqa: F401
+from visgrad.engine.dtypes import (  # noqa: F401
+    DType as dtype, bool_ as bool, float16, float32, float64, int8, int16, int32, int64, uint8,
+)
+from visgrad.engine.dtypes import float16 as half, float32 as float, float64 as double  # noqa: F401
+from visgrad.engine.dtypes import int32 as int, int64 as long  # noqa: F401
+from visgrad.engine.grad_mode import (  # noqa: F401
+    enable_grad, is_grad_enabled, no_grad, set_grad_enabled,
+)
+from visgrad.engine.ops import (  # noqa: F401
+    abs, add, argmax, argmin, cat, clamp, clone, cos, div, dot, eq, exp, expand, flatten, ge, gt,
+    isfinite, isnan, le, log, log_softmax, lt, matmul, max, maximum, mean, min, minimum, mm, mul,
+    mv, narrow, ne, neg, permute, pow, reciprocal, relu, reshape, return_types, select, sigmoid,
+    sign, sin, softmax, sqrt, squeeze, stack, sub, sum, t, tanh, transpose, unsqueeze, where,
+)
+from visgrad.engine.tensor import (  # noqa: F401
+    Size, Tensor, arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
+    linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
+    tensor, zeros, zeros_like,
+)
+
+clip = clamp
+def square(x):  # torch.square(x) is x ** 2 (PowBackward0)
+    return _ops.pow(x, 2)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(x) -> int:
+    return x.numel()
+
+
+def set_printoptions(**kwargs) -> None:
+    from visgrad.engine.printing import set_printoptions as _set  # noqa: PLC0415
+
+    _set(**kwargs)
+
+
+__version__ = "0.1.0"

@@ -1,0 +1,623 @@
+"""Graph nodes and the backward iteration: the engine that the GUI steps and backward() drains.
+
+# NOTE [one code path]
+``Tensor.backward()`` and ``autograd.grad()`` build a ``BackwardIteration`` and call ``run()``,
+which is ``step()`` in a loop. The GUI's stepper calls ``step()`` itself and shows each
+``BackwardStep``. So the picture is always the engine's own execution, in its own order:
+a node runs once every gradient for it has arrived; among ready nodes, AccumulateGrad runs
+first, then the most recently created node (torch's ready queue orders the same way).
+
+# NOTE [gradient rules]
+Each op defines a ``Node`` subclass whose ``backward(grad)`` returns one gradient per entry of
+``next_functions`` (None where there is none), written with Tensor operations so that the same
+rule also records the backward graph under ``create_graph=True``. The shared work is done here,
+once: reducing a broadcast gradient to its input's shape, casting it to the input's dtype,
+checking the count and shapes a node returned, summing gradients that meet, hooks, anomaly checks.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import traceback
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from visgrad.engine import grad_mode
+
+_sequence = itertools.count()
+
+FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward.")
+
+
+class RemovableHandle:
+    """Returned by every ``register_*hook``; ``remove()`` unregisters the hook."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict):
+        self._hooks = hooks
+        self.id = next(self._ids)
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+class Node:
+    """A function of the backward graph (a ``grad_fn``), named as torch names it."""
+
+    _saved: tuple | None = ()
+    _saved_versions: tuple = ()
+    _tensor_hooks: dict | None = None      # output_nr -> {handle_id: fn}
+    _retained: dict | None = None          # output_nr -> weakref to a tensor with retain_grad
+    _pre_hooks: dict | None = None
+    _post_hooks: dict | None = None
+    _anomaly_trace: str | None = None
+    _num_outputs = 1
+    _output_meta: tuple = ()
+
+    def __init__(self):
+        self._seq = next(_sequence)
+        self.next_functions: tuple = ()
+        self._input_meta: tuple = ()
+        self.metadata: dict = {}
+
+    # ---- identity ------------------------------------------------------------------------
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
+    @property
+    def sequence_nr(self) -> int:
+        return self._seq
+
+    def needs_input_grad(self, i: int) -> bool:
+        return self.next_functions[i][0] is not None
+
+    # ---- saved tensors -------------------------------------------------------------------
+    def save(self, *values) -> None:
+        """Keep values for backward; tensors remember their version to detect in-place edits."""
+        self._saved = values
+        self._saved_versions = tuple(
+            v._version[0] if hasattr(v, "_version") else None for v in values)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(FREED_MESSAGE)
+        for value, version in zip(saved, self._saved_versions):
+            if version is not None and value._version[0] != version:
+                raise RuntimeError(_modified_message(value, version))
+        return saved
+
+    def release_variables(self) -> None:
+        if self._saved:
+            self._saved = None
+
+    # ---- hooks ---------------------------------------------------------------------------
+    def register_hook(self, fn) -> RemovableHandle:
+        """``fn(grad_inputs, grad_outputs)`` runs after this node; it may return new grad_inputs."""
+        if self._post_hooks is None:
+            self._post_hooks = {}
+        handle = RemovableHandle(self._post_hooks)
+        self._post_hooks[handle.id] = fn
+        return handle
+
+    def register_prehook(self, fn) -> RemovableHandle:
+        """``fn(grad_outputs)`` runs before this node; it may return new grad_outputs."""
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        handle = RemovableHandle(self._pre_hooks)
+        self._pre_hooks[handle.id] = fn
+        return handle
+
+    def _add_tensor_hook(self, output_nr: int, fn) -> RemovableHandle:
+        if self._tensor_hooks is None:
+            self._tensor_hooks = {}
+        hooks = self._tensor_hooks.setdefault(output_nr, {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = fn
+        return handle
+
+    def _retain(self, output_nr: int, tensor) -> None:
+        if self._retained is None:
+            self._retained = {}
+        self._retained[output_nr] = weakref.ref(tensor)
+
+    # ---- the rule ------------------------------------------------------------------------
+    def backward(self, *grads):  # pragma: no cover - every subclass defines it
+        raise NotImplementedError(f"{self.name()} has no backward")
+
+    def __call__(self, *grads):
+        return self.backward(*grads)
+
+
+class AccumulateGrad(Node):
+    """The sink of a leaf: adds the gradient that reaches it into ``variable.grad``."""
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+        self._input_meta = ((tuple(variable._data.shape), variable._data.dtype),)
+
+    def backward(self, grad):  # pragma: no cover - the iteration accumulates directly
+        raise RuntimeError("AccumulateGrad is applied by the backward iteration")
+
+
+class CopyBackwards(Node):
+    """What ``.grad`` records when it first stores a gradient under ``create_graph=True``."""
+
+    def backward(self, grad):
+        return (grad,)
+
+
+class GraphRoot(Node):
+    """Not executed as a step: the roots' gradients are seeded into the iteration directly."""
+
+
+def _modified_message(tensor, expected: int) -> str:
+    from visgrad.engine.tensor import legacy_type_name  # noqa: PLC0415
+
+    desc = f"[{legacy_type_name(tensor)} [{', '.join(map(str, tensor._data.shape))}]]"
+    if tensor._grad_fn is not None:
+        op = tensor._grad_fn.name()
+        op = op[: op.rfind("Backward")] if "Backward" in op else op
+        desc += f", which is output {tensor._output_nr} of {op},"
+    return (f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: {desc} is at version {tensor._version[0]}; expected version "
+            f"{expected} instead. Hint: enable anomaly detection to find the operation that failed "
+            f"to compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
+# ---- recording ----------------------------------------------------------------------------
+
+def gradient_edge(t) -> tuple:
+    """Where a gradient for tensor ``t`` goes: its grad_fn, its leaf's AccumulateGrad, or nowhere."""
+    if t is None or not getattr(t, "_requires_grad", False):
+        return (None, 0)
+    fn = t._grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    acc = t._acc
+    if acc is None:
+        acc = t._acc = AccumulateGrad(t)
+    return (acc, 0)
+
+
+def record(node_cls, out, inputs, save=(), **attrs):
+    """Attach a new ``node_cls`` to the freshly computed tensor ``out`` when grad is needed.
+
+    ``inputs`` lists the op's differentiable inputs in torch's order; non-tensors (Python
+    scalars) appear as ``None`` edges, as they do in torch's ``next_functions``.
+    """
+    if not grad_mode.is_grad_enabled():
+        return out
+    for i in inputs:
+        if i is not None and i.__class__ is not float and getattr(i, "_requires_grad", False):
+            break
+    else:
+        return out
+    node = node_cls()
+    node.next_functions = tuple(gradient_edge(i) for i in inputs)
+    node._input_meta = tuple(
+        (i._data.shape, i._data.dtype) if e[0] is not None else None
+        for i, e in zip(inputs, node.next_functions))
+    if save:
+        node.save(*save)
+    if attrs:
+        node.__dict__.update(attrs)
+    if grad_mode.is_anomaly_enabled():
+        node._anomaly_trace = "".join(traceback.format_stack()[:-2])
+    out._grad_fn = node
+    out._requires_grad = True
+    return out
+
+
+# ---- the backward iteration -----------------------------------------------------------------
+
+@dataclass
+class HookFiring:
+    """A hook that ran: ``kind`` is tensor, retain_grad, prehook or posthook."""
+
+    kind: str
+    target: Any
+    before: Any
+    after: Any
+
+
+@dataclass
+class Accumulation:
+    """One gradient added into a leaf's ``.grad``: the old value, what was added, the new one."""
+
+    leaf: Any
+    before: Any
+    contribution: Any
+    after: Any
+
+
+@dataclass
+class BackwardStep:
+    """Everything one executed node did, for the stepper and the canvas."""
+
+    index: int
+    node: Node
+    grads_in: tuple
+    grads_out: tuple = ()
+    hooks: list = field(default_factory=list)
+    accumulation: Accumulation | None = None
+    retained: list = field(default_factory=list)
+    captured: bool = False
+
+
+def _shape_str(shape) -> str:
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
+def _expandable(shape, to) -> bool:
+    if len(shape) > len(to):
+        return False
+    for s, t in zip(reversed(shape), reversed(to)):
+        if s != t and s != 1:
+            return False
+    return True
+
+
+class BackwardIteration:
+    """The backward pass as an iterator of steps; ``run()`` drains it (that is ``backward()``).
+
+    >>> import visgrad as vg
+    >>> x = vg.tensor(3.0, requires_grad=True)
+    >>> it = BackwardIteration([x * x], [None])
+    >>> [s.node.name() for s in it]
+    ['MulBackward0', 'AccumulateGrad']
+    >>> x.grad
+    tensor(6.)
+    """
+
+    def __init__(self, tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+                 inputs=None, accumulate=True, allow_unused=False):
+        from visgrad.engine.tensor import Tensor, _scalar_one_like  # noqa: PLC0415
+
+        tensors = list(tensors)
+        grad_tensors = list(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
+        if len(grad_tensors) != len(tensors):
+            raise RuntimeError(f"got {len(grad_tensors)} tensors and {len(tensors)} gradients")
+        self.create_graph = bool(create_graph)
+        self.retain_graph = self.create_graph if retain_graph is None else bool(retain_graph)
+        self.accumulate = accumulate
+        self.index = 0
+        self._buffers: dict[Node, list] = {}
+        self._heap: list = []
+        self._tiebreak = itertools.count()
+        roots = []
+        for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"expected a Tensor as output {i}, got {type(t).__name__}")
+            if not t._requires_grad:
+                raise RuntimeError(
+                    f"element {i} of tensors does not require grad and does not have a grad_fn")
+            if g is None:
+                if t._data.size != 1:
+                    raise RuntimeError("grad can be implicitly created only for scalar outputs")
+                g = _scalar_one_like(t)
+            else:
+                if not isinstance(g, Tensor):
+                    g = Tensor._wrap(t._backend.asarray(g, t._data.dtype), t._backend)
+                if tuple(g._data.shape) != tuple(t._data.shape):
+                    raise RuntimeError(
+                        f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
+                        f"output[{i}] has a shape of {t.shape}.")
+                if not self.create_graph and g._requires_grad:
+                    g = g.detach()
+            roots.append((gradient_edge(t), g))
+
+        # Captures (autograd.grad and backward(inputs=...)): where each input's gradient arrives.
+        self._capture: dict[tuple, int] | None = None
+        self.captured: list = []
+        self._inputs = None
+        if inputs is not None:
+            self._inputs = list(inputs)
+            self._capture = {}
+            for k, t in enumerate(self._inputs):
+                if not isinstance(t, Tensor) or not t._requires_grad:
+                    raise RuntimeError("One of the differentiated Tensors does not require grad")
+                self._capture[gradient_edge(t)] = k
+            self.captured = [None] * len(self._inputs)
+        self._allow_unused = allow_unused
+
+        self._dependencies = self._count_dependencies([e[0] for e, _ in roots])
+        self._needed = self._compute_needed() if self._capture is not None else None
+        for (node, nr), g in roots:
+            self._add_to_buffer(node, nr, g)
+        for (node, _), _ in roots:
+            if self._dependencies.get(node, 0) == 0 and node in self._buffers:
+                self._push(node)
+        self.done = not self._heap
+        if self.done:
+            self._finish()
+
+    # ---- setup ---------------------------------------------------------------------------
+    def _count_dependencies(self, root_nodes) -> dict:
+        deps: dict[Node, int] = {}
+        seen = set()
+        stack = [n for n in root_nodes if n is not None]
+        for n in stack:
+            seen.add(n)
+        while stack:
+            node = stack.pop()
+            for nxt, _ in node.next_functions:
+                if nxt is None:
+                    continue
+                deps[nxt] = deps.get(nxt, 0) + 1
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        self._graph_nodes = seen
+        return deps
+
+    def _compute_needed(self) -> set:
+        targets = {edge[0] for edge in self._capture}
+        needed: dict[Node, bool] = {}
+        # iterative post-order over the graph reachable from the roots
+        for start in list(self._graph_nodes):
+            if start in needed:
+                continue
+            stack = [(start, iter(start.next_functions))]
+            on_path = {start}
+            while stack:
+                node, it = stack[-1]
+                advanced = False
+                for nxt, _ in it:
+                    if nxt is not None and nxt not in needed and nxt not in on_path:
+                        stack.append((nxt, iter(nxt.next_functions)))
+                        on_path.add(nxt)
+                        advanced = True
+                        break
+                if advanced:
+                    continue
+                stack.pop()
+                needed[node] = node in targets or any(
+                    needed.get(n, False) for n, _ in node.next_functions if n is not None)
+        return {n for n, v in needed.items() if v}
+
+    def _push(self, node: Node) -> None:
+        key = (0, 0) if node.__class__ is AccumulateGrad else (1, -node._seq)
+        heapq.heappush(self._heap, (key, next(self._tiebreak), node))
+
+    def _add_to_buffer(self, node: Node, nr: int, grad) -> None:
+        buf = self._buffers.get(node)
+        if buf is None:
+            buf = self._buffers[node] = [None] * node._num_outputs
+        old = buf[nr]
+        if old is None:
+            buf[nr] = grad
+        elif grad is not None:
+            with grad_mode.set_grad_enabled(self.create_graph):
+                buf[nr] = old + grad
+
+    # ---- iteration -----------------------------------------------------------------------
+    def __iter__(self):
+        while (step := self.step()) is not None:
+            yield step
+
+    def run(self) -> None:
+        """Drain the iteration: this is what ``backward()`` does."""
+        while self.step() is not None:
+            pass
+
+    def step(self) -> BackwardStep | None:
+        """Execute the next ready node; None once the pass is over."""
+        if not self._heap:
+            if not self.done:
+                self._finish()
+            return None
+        _, _, node = heapq.heappop(self._heap)
+        grads = self._buffers.pop(node, None) or [None] * node._num_outputs
+        step = BackwardStep(self.index, node, ())
+        self.index += 1
+        try:
+            with grad_mode.set_grad_enabled(self.create_graph):
+                grads_out = self._execute(node, grads, step)
+        except BaseException:
+            self._heap.clear()
+            self.done = True
+            raise
+        self._route(node, grads_out, step)
+        if not self._heap:
+            self._finish()
+        return step
+
+    def _execute(self, node: Node, grads: list, step: BackwardStep) -> tuple:
+        # 1. hooks registered on the tensors this node produced, then retain_grad, then prehooks
+        if node._tensor_hooks:
+            for nr, hooks in node._tensor_hooks.items():
+                for fn in list(hooks.values()):
+                    if grads[nr] is None:
+                        continue
+                    before = grads[nr]
+                    result = fn(before)
+                    if result is not None:
+                        grads[nr] = self._check_hook_result(result, before)
+                    step.hooks.append(HookFiring("tensor", node, before, grads[nr]))
+        if node._retained:
+            for nr, ref in node._retained.items():
+                t = ref()
+                if t is not None and grads[nr] is not None:
+                    before = t._grad
+                    g = grads[nr]
+                    t._grad = (g.detach() if not self.create_graph else g).clone() \
+                        if before is None else (before + g if self.create_graph else
+                                                (before + g).detach())
+                    step.retained.append((t, t._grad))
+                    step.hooks.append(HookFiring("retain_grad", t, before, t._grad))
+        if node._pre_hooks:
+            for fn in list(node._pre_hooks.values()):
+                before = tuple(grads)
+                result = fn(before)
+                if result is not None:
+                    grads = list(result)
+                step.hooks.append(HookFiring("prehook", node, before, tuple(grads)))
+        step.grads_in = tuple(grads)
+
+        # 2. captures for autograd.grad / backward(inputs=...)
+        if self._capture is not None:
+            for nr in range(len(grads)):
+                k = self._capture.get((node, nr))
+                if k is not None:
+                    step.captured = True
+                    g = grads[nr]
+                    if self.accumulate:
+                        target = self._inputs[k]
+                        if target._grad_fn is not None and g is not None:  # non-leaf input
+                            before = target._grad
+                            target._grad = g.detach().clone() if before is None else \
+                                (before + g).detach()
+                        continue  # leaves accumulate through their AccumulateGrad below
+                    self.captured[k] = g if g is None or self.captured[k] is None else \
+                        self.captured[k] + g
+            if node not in self._needed:
+                return ()
+            if not self.accumulate and node.__class__ is AccumulateGrad:
+                return ()
+
+        # 3. the node itself
+        if node.__class__ is AccumulateGrad:
+            self._accumulate(node, grads[0], step)
+            return ()
+        if all(g is None for g in grads):
+            outputs = (None,) * len(node.next_functions)
+        else:
+            if node._num_outputs > 1:
+                grads = self._materialize(node, grads)
+            outputs = node.backward(*grads)
+            if not isinstance(outputs, tuple):
+                outputs = (outputs,)
+            outputs = self._validate(node, outputs)
+        if node._post_hooks:
+            for fn in list(node._post_hooks.values()):
+                result = fn(outputs, tuple(grads))
+                step.hooks.append(HookFiring("posthook", node, outputs, result or outputs))
+                if result is not None:
+                    outputs = tuple(result)
+        if not self.retain_graph:
+            node.release_variables()
+        return outputs
+
+    def _materialize(self, node: Node, grads: list) -> list:
+        from visgrad.engine.tensor import zeros_for  # noqa: PLC0415
+
+        return [g if g is not None else zeros_for(*node._output_meta[i])
+                for i, g in enumerate(grads)]
+
+    @staticmethod
+    def _check_hook_result(result, before):
+        from visgrad.engine.tensor import Tensor  # noqa: PLC0415
+
+        if not isinstance(result, Tensor):
+            raise TypeError(f"hooks must return a Tensor or None, got {type(result).__name__}")
+        if result.shape != before.shape:
+            raise RuntimeError(f"hook changed the gradient's shape from {_shape_str(before.shape)} "
+                               f"to {_shape_str(result.shape)}")
+        return result
+
+    def _validate(self, node: Node, outputs: tuple) -> tuple:
+        from visgrad.engine.tensor import Tensor, sum_to  # noqa: PLC0415
+
+        expected = len(node.next_functions)
+        if len(outputs) != expected:
+            if len(outputs) > expected and all(o is None for o in outputs[expected:]):
+                outputs = outputs[:expected]
+            else:
+                raise RuntimeError(
+                    f"function {node.name()} returned an incorrect number of gradients "
+                    f"(expected {expected}, got {len(outputs)})")
+        checked = []
+        anomaly = grad_mode.is_anomaly_enabled()
+        for i, (g, meta) in enumerate(zip(outputs, node._input_meta)):
+            if g is None or meta is None:
+                checked.append(None if meta is None else g)
+                continue
+            if not isinstance(g, Tensor):
+                raise TypeError(f"function {node.name()} returned a gradient of type "
+                                f"{type(g).__name__} at index {i}, expected a Tensor or None")
+            shape, dtype = meta
+            if g._data.shape != shape:
+                if not _expandable(shape, g._data.shape):
+                    raise RuntimeError(
+                        f"Function {node.name()} returned an invalid gradient at index {i} - got "
+                        f"{_shape_str(g._data.shape)} but expected shape compatible with "
+                        f"{_shape_str(shape)}")
+                g = sum_to(g, shape)
+            if g._data.dtype != dtype:
+                g = g.to(dtype)
+            if anomaly and not g._backend.xp.isfinite(g._data).all() and \
+                    g._backend.xp.isnan(g._data).any():
+                trace = node._anomaly_trace
+                where = f"\nTraceback of forward call that caused the error:\n{trace}" if trace else ""
+                raise RuntimeError(
+                    f"Function '{node.name()}' returned nan values in its {i}th output.{where}")
+            checked.append(g)
+        return tuple(checked)
+
+    def _accumulate(self, node: AccumulateGrad, grad, step: BackwardStep) -> None:
+        if grad is None or not self.accumulate:
+            return
+        leaf = node.variable
+        if self._inputs is not None and (node, 0) not in self._capture:
+            return
+        before = leaf._grad
+        if grad._data.shape != leaf._data.shape:
+            from visgrad.engine.tensor import sum_to  # noqa: PLC0415
+            grad = sum_to(grad, tuple(leaf._data.shape))
+        if before is None:
+            if self.create_graph:
+                leaf._grad = record(CopyBackwards, grad.detach().clone(), (grad,))
+            else:
+                leaf._grad = grad.detach().clone()
+            contribution = leaf._grad
+        elif self.create_graph:
+            leaf._grad = before + grad
+            contribution = grad
+        else:
+            old = before.detach().clone()
+            before._data += grad._data.astype(before._data.dtype, copy=False)
+            before._version[0] += 1
+            contribution, before = grad.detach(), old
+        step.accumulation = Accumulation(leaf, before, contribution, leaf._grad)
+
+    def _route(self, node: Node, outputs: tuple, step: BackwardStep) -> None:
+        sent = []
+        deps = self._dependencies
+        for (nxt, nr), g in zip(node.next_functions, outputs):
+            sent.append((nxt, nr, g))
+            if nxt is None:
+                continue
+            self._add_to_buffer(nxt, nr, g)
+            left = deps[nxt] - 1
+            deps[nxt] = left
+            if left == 0:
+                self._push(nxt)
+        step.grads_out = tuple(sent)
+
+    def _finish(self) -> None:
+        self.done = True
+        if self._inputs is not None and not self.accumulate and not self._allow_unused:
+            for k, g in enumerate(self.captured):
+                if g is None:
+                    raise RuntimeError(
+                        f"The differentiated Tensor at index {k} appears to not have been used "
+                        "in the graph. Set allow_unused=True if this is the desired behavior.")

@@ -1,0 +1,113 @@
+"""The one place that chooses where tensor data lives: numpy on the CPU, CuPy on a GPU.
+
+Every array operation of the engine goes through a ``Backend``'s ``xp`` namespace, so the same
+code runs on both. Tests register a strict stand-in for CuPy (``strict_backend``) under the
+"cuda" device so that any hidden host conversion fails on machines without a GPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy
+
+
+class Device:
+    """A device as torch spells it: ``device(type='cpu')``, printed ``cpu`` or ``cuda:0``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type: str, index: int | None = None):  # noqa: A002 - torch's name
+        if ":" in type:
+            type, _, idx = type.partition(":")
+            index = int(idx)
+        if type not in ("cpu", "cuda"):
+            raise RuntimeError(
+                f"Expected one of cpu, cuda device type at start of device string: {type}")
+        self.type = type
+        self.index = index if index is not None or type == "cpu" else 0
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            other = Device(other)
+        return isinstance(other, Device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+
+class Backend:
+    """An array namespace (``xp``) plus the few things that differ between libraries."""
+
+    def __init__(self, name: str, device: Device, xp, to_host: Callable, array_type):
+        self.name = name
+        self.device = device
+        self.xp = xp
+        self.to_host = to_host  # device array -> numpy.ndarray, explicitly
+        self.array_type = array_type
+
+    def asarray(self, data, np_dtype=None):
+        """Host data (lists, scalars, numpy arrays) or arrays of this backend -> our array."""
+        return self.xp.asarray(data, dtype=np_dtype)
+
+    def scatter_add(self, target, index, values) -> None:
+        self.xp.add.at(target, index, values)
+
+    def __repr__(self) -> str:
+        return f"<Backend {self.name} on {self.device}>"
+
+
+def _numpy_backend() -> Backend:
+    return Backend("numpy", Device("cpu"), numpy, numpy.asarray, numpy.ndarray)
+
+
+def _cupy_backend() -> Backend:
+    try:
+        import cupy  # noqa: PLC0415 - optional
+    except ImportError:
+        raise RuntimeError(
+            "device='cuda' needs CuPy, which is not installed. Install the GPU extra with "
+            "`pip install visgrad[gpu]` (CUDA 12), or use device='cpu'.") from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # noqa: BLE001 - CuPy raises its own types
+        raise RuntimeError(f"CuPy is installed but found no usable GPU ({exc}). "
+                           "Use device='cpu'.") from None
+    if count == 0:
+        raise RuntimeError("CuPy is installed but this machine has no GPU. Use device='cpu'.")
+    return Backend("cupy", Device("cuda", 0), cupy, cupy.asnumpy, cupy.ndarray)
+
+
+_factories: dict[str, Callable[[], Backend]] = {"cpu": _numpy_backend, "cuda": _cupy_backend}
+_cache: dict[str, Backend] = {}
+
+
+def get_backend(device="cpu") -> Backend:
+    """The backend for a device (``"cpu"``, ``"cuda"``, ``"cuda:0"`` or a Device)."""
+    key = device.type if isinstance(device, Device) else str(device).partition(":")[0]
+    backend = _cache.get(key)
+    if backend is None:
+        if key not in _factories:
+            Device(key)  # raises torch's message for an unknown device type
+        backend = _cache[key] = _factories[key]()
+    return backend
+
+
+def register_backend(device_type: str, factory: Callable[[], Backend] | None) -> None:
+    """Replace (or, with None, restore) the backend of a device type; used by tests."""
+    _cache.pop(device_type, None)
+    if factory is None:
+        _factories[device_type] = {"cpu": _numpy_backend, "cuda": _cupy_backend}[device_type]
+    else:
+        _factories[device_type] = factory
+
+
+CPU = get_backend("cpu")

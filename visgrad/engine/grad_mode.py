@@ -1,0 +1,117 @@
+"""Grad mode and anomaly mode: thread-local switches, as context managers and decorators.
+
+Thread-local like torch's, so a training worker thread can run under no_grad while the UI
+thread records graphs.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations are being recorded for backward right now (torch.is_grad_enabled)."""
+    return getattr(_state, "grad", True)
+
+
+def _set_grad(mode: bool) -> None:
+    _state.grad = bool(mode)
+
+
+class _GradModeContext:
+    """Base of no_grad / enable_grad / set_grad_enabled: restores the previous mode on exit."""
+
+    _mode = True
+
+    def __enter__(self):
+        self._prev = is_grad_enabled()
+        _set_grad(self._mode)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _set_grad(self._prev)
+
+    def __call__(self, func):
+        mode = self._mode
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            prev = is_grad_enabled()
+            _set_grad(mode)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _set_grad(prev)
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):  # noqa: N801 - torch's name
+    """Disable gradient recording: ``with vg.no_grad(): y = x * 2`` gives ``y.requires_grad == False``."""
+
+    _mode = False
+
+
+class enable_grad(_GradModeContext):  # noqa: N801
+    """Re-enable gradient recording inside a no_grad block."""
+
+    _mode = True
+
+
+class set_grad_enabled(_GradModeContext):  # noqa: N801
+    """``set_grad_enabled(False)`` takes effect at once (as in torch) and also works in ``with``."""
+
+    def __init__(self, mode: bool):
+        self._prev = is_grad_enabled()
+        self._mode = bool(mode)
+        _set_grad(self._mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _set_grad(self._prev)
+
+
+# ---- anomaly detection -------------------------------------------------------------------
+
+def is_anomaly_enabled() -> bool:
+    return getattr(_state, "anomaly", False)
+
+
+class set_detect_anomaly:  # noqa: N801
+    """Turn anomaly detection on or off, at once and in ``with`` blocks."""
+
+    def __init__(self, mode: bool):
+        self._prev = is_anomaly_enabled()
+        _state.anomaly = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _state.anomaly = self._prev
+
+
+class detect_anomaly:  # noqa: N801
+    """While active, the forward stack of each node is kept and a NaN in backward raises,
+    naming the node and the forward call that created it."""
+
+    def __enter__(self):
+        self._prev = is_anomaly_enabled()
+        _state.anomaly = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _state.anomaly = self._prev
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with detect_anomaly():
+                return func(*args, **kwargs)
+
+        return wrapper

@@ -1,0 +1,131 @@
+"""The differentiable ops, and the Tensor methods and operators that call them."""
+
+from __future__ import annotations
+
+from visgrad.engine.ops import conversion, indexing, inplace, linalg, pointwise, reductions, shape
+from visgrad.engine.ops import softmax as _softmax
+from visgrad.engine.ops._common import operand
+from visgrad.engine.ops.indexing import getitem, narrow, select, setitem
+from visgrad.engine.ops.linalg import dot, matmul, mm, mv
+from visgrad.engine.ops.pointwise import (
+    abs, add, clamp, cos, div, eq, exp, floor_divide, ge, gt, invert, isfinite, isnan, le, log,
+    logical_and, logical_not_impl, logical_or, logical_xor, lt, maximum, minimum, mul, ne, neg,
+    pow, reciprocal, relu, remainder, rsub, rtruediv, sigmoid, sign, sin, sqrt, sub, tanh, where,
+)
+from visgrad.engine.ops.reductions import argmax, argmin, max, mean, min, return_types, sum
+from visgrad.engine.ops.shape import (
+    T, cat, clone, expand, flatten, permute, reshape, squeeze, stack, t, transpose, unsqueeze,
+    view,
+)
+from visgrad.engine.ops.softmax import log_softmax, softmax
+from visgrad.engine.tensor import Tensor
+
+__all__ = [
+    "abs", "add", "argmax", "argmin", "cat", "clamp", "clone", "cos", "div", "dot", "eq", "exp",
+    "expand", "flatten", "ge", "gt", "le", "log", "log_softmax", "lt", "matmul", "max", "maximum",
+    "mean", "min", "minimum", "mm", "mul", "mv", "ne", "neg", "permute", "pow", "reciprocal",
+    "relu", "reshape", "return_types", "sigmoid", "sign", "sin", "softmax", "sqrt", "squeeze",
+    "stack", "sub", "sum", "t", "tanh", "transpose", "unsqueeze", "view", "where", "narrow",
+    "select", "isnan", "isfinite", "remainder", "floor_divide",
+]
+_ = (conversion, indexing, inplace, linalg, pointwise, reductions, shape, _softmax, operand)
+
+
+def _inplace_binary(op):
+    def method(self, other, **kwargs):
+        other = operand(other)
+        return inplace.apply_inplace(self, lambda src: op(src, other, **kwargs), other)
+
+    method.__name__ = op.__name__ + "_"
+    return method
+
+
+def _inplace_unary(op):
+    def method(self, *args, **kwargs):
+        return inplace.apply_inplace(self, lambda src: op(src, *args, **kwargs))
+
+    method.__name__ = op.__name__ + "_"
+    return method
+
+
+def _method_dims(fn):
+    """``x.reshape(2, 3)`` and ``x.reshape((2, 3))`` both work, as in torch."""
+
+    def method(self, *dims):
+        return fn(self, *dims)
+
+    method.__name__ = fn.__name__
+    return method
+
+
+def _install() -> None:
+    T_ = Tensor
+    # arithmetic operators
+    T_.__add__ = T_.__radd__ = add
+    T_.__sub__ = sub
+    T_.__rsub__ = rsub
+    T_.__mul__ = T_.__rmul__ = mul
+    T_.__truediv__ = div
+    T_.__rtruediv__ = rtruediv
+    T_.__pow__ = pow
+    T_.__rpow__ = lambda self, other: pow(operand(other), self)
+    T_.__matmul__ = matmul
+    T_.__rmatmul__ = lambda self, other: matmul(operand(other), self)
+    T_.__neg__ = neg
+    T_.__pos__ = lambda self: self
+    T_.__abs__ = abs
+    T_.__floordiv__ = floor_divide
+    T_.__rfloordiv__ = lambda self, other: floor_divide(operand(other), self)
+    T_.__mod__ = remainder
+    T_.__eq__ = eq
+    T_.__ne__ = ne
+    T_.__lt__ = lt
+    T_.__le__ = le
+    T_.__gt__ = gt
+    T_.__ge__ = ge
+    T_.__and__ = T_.__rand__ = logical_and
+    T_.__or__ = T_.__ror__ = logical_or
+    T_.__xor__ = T_.__rxor__ = logical_xor
+    T_.__invert__ = invert
+    T_.__getitem__ = getitem
+    T_.__setitem__ = setitem
+    # in-place
+    T_.add_ = _inplace_binary(add)
+    T_.sub_ = _inplace_binary(sub)
+    T_.mul_ = _inplace_binary(mul)
+    T_.div_ = _inplace_binary(div)
+    T_.pow_ = _inplace_binary(pow)
+    T_.__iadd__ = T_.add_
+    T_.__isub__ = T_.sub_
+    T_.__imul__ = T_.mul_
+    T_.__itruediv__ = T_.div_
+    T_.clamp_ = _inplace_unary(clamp)
+    T_.relu_ = _inplace_unary(relu)
+    T_.exp_ = _inplace_unary(exp)
+    T_.neg_ = _inplace_unary(neg)
+    T_.zero_ = inplace.zero_
+    T_.fill_ = inplace.fill_
+    T_.copy_ = inplace.copy_
+    # methods
+    for name in ("add", "sub", "mul", "div", "pow", "exp", "log", "sqrt", "sin", "cos", "tanh",
+                 "sigmoid", "relu", "abs", "sign", "clamp", "maximum", "minimum", "sum", "mean",
+                 "max", "min", "argmax", "argmin", "matmul", "mm", "mv", "dot", "t", "transpose",
+                 "unsqueeze", "squeeze", "flatten", "clone", "softmax", "log_softmax", "neg",
+                 "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select", "isnan",
+                 "isfinite"):
+        setattr(T_, name, globals()[name])
+    T_.reshape = T_.view = _method_dims(reshape)
+    T_.permute = _method_dims(permute)
+    T_.expand = _method_dims(expand)
+    T_.T = property(T)
+    T_.clip = clamp
+    T_.negative = neg
+    T_.square = lambda self: pow(self, 2)
+    T_.logical_not = logical_not_impl
+    T_.view_as = lambda self, other: reshape(self, *other._data.shape)
+    T_.reshape_as = T_.view_as
+    T_.expand_as = lambda self, other: expand(self, *other._data.shape)
+    T_.where = lambda self, condition, other: where(condition, self, other)
+
+
+_install()

@@ -1,0 +1,110 @@
+"""What every op needs: operand normalisation, dtype promotion, device checks, wrapping."""
+
+from __future__ import annotations
+
+import numbers
+
+from visgrad.engine import dtypes
+from visgrad.engine.autograd import Node, record  # noqa: F401 - re-exported for the op modules
+from visgrad.engine.tensor import Tensor, _wrap_dim
+
+_FLOAT32 = dtypes.float32.np
+_INT64 = dtypes.int64.np
+_BOOL = dtypes.bool_.np
+
+
+def operand(x):
+    """Tensors stay; Python numbers stay (torch's 'wrapped numbers'); arrays become tensors."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (bool, int, float)):
+        return x
+    if isinstance(x, numbers.Number):
+        item = getattr(x, "item", None)
+        return item() if item is not None else float(x)
+    if isinstance(x, (list, tuple)) or hasattr(x, "__array_interface__"):
+        from visgrad.engine.tensor import tensor  # noqa: PLC0415
+
+        return tensor(x)
+    raise TypeError(f"unsupported operand type: {type(x).__name__}")
+
+
+def same_backend(a: Tensor, b: Tensor):
+    if a._backend is not b._backend:
+        raise RuntimeError("Expected all tensors to be on the same device, but found at least "
+                           f"two devices, {b._backend.device} and {a._backend.device}!")
+    return a._backend
+
+
+def promote(a, b):
+    """The numpy dtype torch gives ``a (op) b``; a or b may be a Python scalar."""
+    if isinstance(a, Tensor):
+        da = a._data.dtype
+        if isinstance(b, Tensor):
+            db = b._data.dtype
+            if da == db:
+                return da
+            return dtypes.result_type(a, b).np
+        if da.kind == "f":
+            return da
+        if isinstance(b, float):
+            return _FLOAT32
+        if da.kind == "b" and isinstance(b, int) and not isinstance(b, bool):
+            return _INT64
+        return da
+    if isinstance(b, Tensor):
+        return promote(b, a)
+    return dtypes.result_type(a, b).np
+
+
+def data_as(x, np_dtype):
+    """The array (or scalar) of an operand, in the computation dtype."""
+    if isinstance(x, Tensor):
+        d = x._data
+        return d if d.dtype == np_dtype else d.astype(np_dtype)
+    return x
+
+
+def backend_of(a, b=None):
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            return same_backend(a, b)
+        return a._backend
+    return b._backend
+
+
+def wrap(data, backend) -> Tensor:
+    return Tensor._wrap(data, backend)
+
+
+def tensor_or_none(x):
+    return x if isinstance(x, Tensor) else None
+
+
+def float_dtype_for(np_dtype):
+    """Ops like exp and true division give floats: ints and bools become float32."""
+    return np_dtype if np_dtype.kind == "f" else _FLOAT32
+
+
+def broadcast_error(sa, sb) -> RuntimeError:
+    ra, rb = tuple(reversed(sa)), tuple(reversed(sb))
+    for i in range(max(len(ra), len(rb))):
+        x = ra[i] if i < len(ra) else 1
+        y = rb[i] if i < len(rb) else 1
+        if x != y and x != 1 and y != 1:
+            dim = max(len(sa), len(sb)) - 1 - i
+            return RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
+                                f"at non-singleton dimension {dim}")
+    return RuntimeError(f"shapes {list(sa)} and {list(sb)} cannot be broadcast")
+
+
+def shape_of(x) -> tuple:
+    return tuple(x._data.shape) if isinstance(x, Tensor) else ()
+
+
+def dims_arg(dim, ndim: int) -> tuple:
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (list, tuple)):
+        return tuple(sorted(_wrap_dim(d, ndim) for d in dim))
+    return (_wrap_dim(dim, ndim),)

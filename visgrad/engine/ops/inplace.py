@@ -1,0 +1,101 @@
+"""In-place ops: the same ops, written back into the tensor's storage, with torch's checks.
+
+# NOTE [in-place and history]
+An in-place op on a tensor that is part of a graph is recorded as the out-of-place op applied
+to a snapshot of the old value, and the tensor takes the new node as its grad_fn (torch calls
+this rebasing history). The version counter goes up, so a node that saved the old value raises
+torch's "modified by an inplace operation" error when backward reaches it.
+"""
+
+from __future__ import annotations
+
+from visgrad.engine import grad_mode
+from visgrad.engine.ops._common import Node, Tensor, operand, record, wrap
+from visgrad.engine.tensor import _SCALAR_NAME
+
+LEAF_MESSAGE = "a leaf Variable that requires grad is being used in an in-place operation."
+
+
+def check_inplace(x: Tensor) -> None:
+    if x._requires_grad and x._grad_fn is None and grad_mode.is_grad_enabled():
+        raise RuntimeError(LEAF_MESSAGE)
+
+
+def snapshot(x: Tensor) -> Tensor:
+    """A tensor holding x's current value and history, for the node that replaces it."""
+    s = wrap(x._data.copy(), x._backend)
+    s._grad_fn, s._output_nr = x._grad_fn, x._output_nr
+    s._requires_grad, s._acc = x._requires_grad, x._acc
+    return s
+
+
+def apply_inplace(x: Tensor, compute, *others) -> Tensor:
+    """Write ``compute(x)`` into x's storage; ``others`` are the op's other operands."""
+    check_inplace(x)
+    others_require = any(isinstance(o, Tensor) and o._requires_grad for o in others)
+    recording = grad_mode.is_grad_enabled() and (x._requires_grad or others_require)
+    if recording:
+        result = compute(snapshot(x))
+    else:
+        with grad_mode.no_grad():
+            result = compute(x)
+    data = result._data
+    if data.shape != x._data.shape:
+        raise RuntimeError(f"output with shape {list(x._data.shape)} doesn't match the broadcast "
+                           f"shape {list(data.shape)}")
+    if data.dtype != x._data.dtype:
+        order = "biuf"
+        if order.index(data.dtype.kind) > order.index(x._data.dtype.kind):
+            raise RuntimeError(f"result type {_SCALAR_NAME[str(data.dtype)]} can't be cast to the "
+                               f"desired output type {_SCALAR_NAME[str(x._data.dtype)]}")
+        data = data.astype(x._data.dtype)
+    try:
+        x._data[...] = data
+    except ValueError as exc:
+        raise RuntimeError(f"unsupported operation: {exc}") from None
+    x._version[0] += 1
+    if recording:
+        x._grad_fn = result._grad_fn
+        x._output_nr = result._output_nr
+        x._requires_grad = True
+    return x
+
+
+class FillBackward0(Node):
+    def backward(self, g):
+        return (g * 0,)
+
+
+def fill_(x: Tensor, value) -> Tensor:
+    value = operand(value)
+    v = value.item() if isinstance(value, Tensor) else value
+
+    def compute(src):
+        out = wrap(x._backend.xp.full(src._data.shape, v, dtype=src._data.dtype), x._backend)
+        return record(FillBackward0, out, (src,))
+
+    return apply_inplace(x, compute)
+
+
+def zero_(x: Tensor) -> Tensor:
+    return fill_(x, 0)
+
+
+class CopyBackwards(Node):
+    def backward(self, g):
+        gs = g.to(self.src_dtype) if self.next_functions[1][0] is not None else None
+        return g * 0, gs
+
+
+def copy_(x: Tensor, src) -> Tensor:
+    src = operand(src)
+    if not isinstance(src, Tensor):
+        return fill_(x, src)
+
+    def compute(old):
+        data = x._backend.xp.broadcast_to(
+            src._data if src._backend is x._backend else x._backend.asarray(
+                src._backend.to_host(src._data)), old._data.shape).astype(old._data.dtype)
+        return record(CopyBackwards, wrap(data, x._backend), (old, src), src_dtype=src.dtype)
+
+    return apply_inplace(x, compute, src)

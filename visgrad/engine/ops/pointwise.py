@@ -1,0 +1,488 @@
+"""Elementwise ops: each forward, then right below it the rule for its gradient.
+
+Gradient rules return one gradient per ``next_functions`` entry, in the output's shape; the
+backward iteration reduces broadcast gradients to each input's shape.
+"""
+
+from __future__ import annotations
+
+import math
+
+from visgrad.engine.ops._common import (
+    Node, Tensor, backend_of, broadcast_error, data_as, float_dtype_for, operand, promote,
+    record, tensor_or_none, wrap,
+)
+
+
+def _binary(a, b, compute, float_result=False):
+    """Run ``compute(a_data, b_data)`` in the promoted dtype; returns (out, a, b)."""
+    a, b = operand(a), operand(b)
+    dt = promote(a, b)
+    if float_result:
+        dt = float_dtype_for(dt)
+    backend = backend_of(a, b)
+    try:
+        out = compute(data_as(a, dt), data_as(b, dt))
+    except ValueError:
+        sa = a._data.shape if isinstance(a, Tensor) else ()
+        sb = b._data.shape if isinstance(b, Tensor) else ()
+        raise broadcast_error(sa, sb) from None
+    if getattr(out, "dtype", None) != dt:
+        out = backend.xp.asarray(out, dtype=dt)
+    return wrap(out, backend), a, b
+
+
+# ---- add / sub --------------------------------------------------------------------------------
+
+class AddBackward0(Node):
+    def backward(self, g):
+        gb = None
+        if self.next_functions[1][0] is not None:
+            gb = g if self.alpha == 1 else g * self.alpha
+        return g, gb
+
+
+def add(a, b, *, alpha=1):
+    if alpha == 1:
+        out, a, b = _binary(a, b, lambda x, y: x + y)
+    else:
+        out, a, b = _binary(a, b, lambda x, y: x + y * alpha)
+    return record(AddBackward0, out, (tensor_or_none(a), tensor_or_none(b)), alpha=alpha)
+
+
+class SubBackward0(Node):
+    def backward(self, g):
+        gb = None
+        if self.next_functions[1][0] is not None:
+            gb = -g if self.alpha == 1 else g * -self.alpha
+        return g, gb
+
+
+def sub(a, b, *, alpha=1):
+    out, a, b = _binary(a, b, (lambda x, y: x - y) if alpha == 1 else (lambda x, y: x - y * alpha))
+    if a.__class__ is bool or getattr(a, "dtype", None) is not None and a._data.dtype.kind == "b":
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+    return record(SubBackward0, out, (tensor_or_none(a), tensor_or_none(b)), alpha=alpha)
+
+
+class RsubBackward1(Node):
+    def backward(self, g):
+        return (-g,)
+
+
+class RsubBackward0(Node):
+    def backward(self, g):
+        return -g, g
+
+
+def rsub(a, b):
+    """``b - a`` written as torch does for ``2 - x``: RsubBackward1 with one input."""
+    if isinstance(b, Tensor):
+        out, a, b = _binary(a, b, lambda x, y: y - x)
+        return record(RsubBackward0, out, (tensor_or_none(a), b))
+    out, a, b = _binary(a, b, lambda x, y: y - x)
+    return record(RsubBackward1, out, (a,))
+
+
+# ---- mul / div ------------------------------------------------------------------------------
+
+class MulBackward0(Node):
+    def backward(self, g):
+        a, b = self.saved_tensors
+        ga = g * b if self.next_functions[0][0] is not None else None
+        gb = g * a if self.next_functions[1][0] is not None else None
+        return ga, gb
+
+
+def mul(a, b):
+    out, a, b = _binary(a, b, lambda x, y: x * y)
+    return record(MulBackward0, out, (tensor_or_none(a), tensor_or_none(b)), save=(a, b))
+
+
+class DivBackward0(Node):
+    def backward(self, g):
+        a, b = self.saved_tensors
+        ga = g / b if self.next_functions[0][0] is not None else None
+        gb = -g * ((a / b) / b) if self.next_functions[1][0] is not None else None
+        return ga, gb
+
+
+def div(a, b, *, rounding_mode=None):
+    if rounding_mode is not None:
+        xp = backend_of(operand(a), operand(b)).xp
+        fn = xp.floor_divide if rounding_mode == "floor" else (lambda x, y: xp.trunc(x / y))
+        out, a, b = _binary(a, b, fn)
+        return out
+    out, a, b = _binary(a, b, lambda x, y: x / y, float_result=True)
+    return record(DivBackward0, out, (tensor_or_none(a), tensor_or_none(b)), save=(a, b))
+
+
+class ReciprocalBackward0(Node):
+    def backward(self, g):
+        (y,) = self.saved_tensors
+        return (-g * (y * y),)
+
+
+def reciprocal(x):
+    dt = float_dtype_for(x._data.dtype)
+    out = wrap(1 / data_as(x, dt), x._backend)
+    return record(ReciprocalBackward0, out, (x,), save=(out,))
+
+
+def rtruediv(x, other):
+    """``2 / x``: torch computes it as ``reciprocal(x) * 2``."""
+    if isinstance(other, Tensor):
+        return div(other, x)
+    return mul(reciprocal(x), operand(other))
+
+
+def neg(x):
+    if x._data.dtype.kind == "b":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you "
+                           "are trying to invert a mask, use the `~` or `logical_not()` operator "
+                           "instead.")
+    return record(NegBackward0, wrap(-x._data, x._backend), (x,))
+
+
+class NegBackward0(Node):
+    def backward(self, g):
+        return (-g,)
+
+
+# ---- pow --------------------------------------------------------------------------------------
+
+class PowBackward0(Node):
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        e = self.exponent
+        if e == 0:
+            return (g * 0,)
+        return (g * (e * x ** (e - 1)),)
+
+
+class PowBackward1(Node):
+    def backward(self, g):
+        a, b, result = self.saved_tensors
+        ga = gb = None
+        if self.next_functions[0][0] is not None:
+            ga = g * (b * a ** (b - 1))
+        if self.next_functions[1][0] is not None:
+            zero_base = (a == 0) & (b >= 0)
+            gb = g * where(zero_base, 0.0, result * log(a))
+        return ga, gb
+
+
+class PowBackward2(Node):
+    def backward(self, g):
+        (result,) = self.saved_tensors
+        if self.base == 0:
+            return (g * where(self._exp_nonneg(), 0.0, result * -math.inf),)
+        return (g * (result * math.log(self.base)),)
+
+    def _exp_nonneg(self):
+        return self.exponent_ref >= 0
+
+
+def pow(a, b):  # noqa: A001 - torch's name
+    a, b = operand(a), operand(b)
+    if isinstance(a, Tensor) and not isinstance(b, Tensor):
+        out, _, _ = _binary(a, b, lambda x, y: x ** y)
+        return record(PowBackward0, out, (a,), save=(a,), exponent=b)
+    if not isinstance(a, Tensor):
+        out, _, _ = _binary(a, b, lambda x, y: x ** y)
+        return record(PowBackward2, out, (b,), save=(out,), base=a, exponent_ref=b)
+    out, _, _ = _binary(a, b, lambda x, y: x ** y)
+    return record(PowBackward1, out, (a, b), save=(a, b, out))
+
+
+# ---- unary functions ---------------------------------------------------------------------------
+
+def _unary(x, fn):
+    dt = float_dtype_for(x._data.dtype)
+    return wrap(fn(data_as(x, dt)), x._backend)
+
+
+class ExpBackward0(Node):
+    def backward(self, g):
+        (y,) = self.saved_tensors
+        return (g * y,)
+
+
+def exp(x):
+    out = _unary(x, x._backend.xp.exp)
+    return record(ExpBackward0, out, (x,), save=(out,))
+
+
+class LogBackward0(Node):
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        return (g / x,)
+
+
+def log(x):
+    xp = x._backend.xp
+    with xp.errstate(divide="ignore", invalid="ignore") if hasattr(xp, "errstate") else _Null():
+        out = _unary(x, xp.log)
+    return record(LogBackward0, out, (x,), save=(x,))
+
+
+class SqrtBackward0(Node):
+    def backward(self, g):
+        (y,) = self.saved_tensors
+        return (g / (2 * y),)
+
+
+def sqrt(x):
+    xp = x._backend.xp
+    with xp.errstate(invalid="ignore") if hasattr(xp, "errstate") else _Null():
+        out = _unary(x, xp.sqrt)
+    return record(SqrtBackward0, out, (x,), save=(out,))
+
+
+class SinBackward0(Node):
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        return (g * cos(x),)
+
+
+def sin(x):
+    return record(SinBackward0, _unary(x, x._backend.xp.sin), (x,), save=(x,))
+
+
+class CosBackward0(Node):
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        return (g * -sin(x),)
+
+
+def cos(x):
+    return record(CosBackward0, _unary(x, x._backend.xp.cos), (x,), save=(x,))
+
+
+class TanhBackward0(Node):
+    def backward(self, g):
+        (y,) = self.saved_tensors
+        return (g * (1 - y * y),)
+
+
+def tanh(x):
+    out = _unary(x, x._backend.xp.tanh)
+    return record(TanhBackward0, out, (x,), save=(out,))
+
+
+class SigmoidBackward0(Node):
+    def backward(self, g):
+        (y,) = self.saved_tensors
+        return (g * (1 - y) * y,)
+
+
+def sigmoid(x):
+    xp = x._backend.xp
+
+    def fn(d):
+        # exp(-|d|) never overflows; both branches give 1 / (1 + exp(-d))
+        e = xp.exp(-xp.abs(d))
+        return xp.where(d >= 0, 1 / (1 + e), e / (1 + e)).astype(d.dtype)
+
+    out = _unary(x, fn)
+    return record(SigmoidBackward0, out, (x,), save=(out,))
+
+
+class ReluBackward0(Node):
+    def backward(self, g):
+        (y,) = self.saved_tensors
+        return (where(y > 0, g, 0.0),)
+
+
+def relu(x):
+    xp = x._backend.xp
+    out = wrap(xp.maximum(x._data, x._data.dtype.type(0)), x._backend)
+    return record(ReluBackward0, out, (x,), save=(out,))
+
+
+class AbsBackward0(Node):
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        return (g * sign(x),)
+
+
+def abs(x):  # noqa: A001 - torch's name
+    return record(AbsBackward0, wrap(x._backend.xp.abs(x._data), x._backend), (x,), save=(x,))
+
+
+def sign(x):
+    """No gradient flows through sign (its derivative is zero almost everywhere)."""
+    return wrap(x._backend.xp.sign(x._data), x._backend)
+
+
+class ClampBackward1(Node):
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        inside = None
+        if self.min is not None:
+            inside = x >= self.min
+        if self.max is not None:
+            upper = x <= self.max
+            inside = upper if inside is None else inside & upper
+        return (where(inside, g, 0.0),)
+
+
+def clamp(x, min=None, max=None):  # noqa: A002 - torch's names
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    xp = x._backend.xp
+    d = x._data
+    if min is not None:
+        d = xp.maximum(d, d.dtype.type(min) if d.dtype.kind == "f" else min)
+    if max is not None:
+        d = xp.minimum(d, d.dtype.type(max) if d.dtype.kind == "f" else max)
+    out = wrap(d.astype(x._data.dtype, copy=False), x._backend)
+    return record(ClampBackward1, out, (x,), save=(x,), min=min, max=max)
+
+
+class MaximumBackward0(Node):
+    def backward(self, g):
+        a, b = self.saved_tensors
+        tie = a == b
+        half = where(tie, g / 2, g)
+        ga = where(a < b, 0.0, half) if self.next_functions[0][0] is not None else None
+        gb = where(a > b, 0.0, half) if self.next_functions[1][0] is not None else None
+        return ga, gb
+
+
+class MinimumBackward0(Node):
+    def backward(self, g):
+        a, b = self.saved_tensors
+        tie = a == b
+        half = where(tie, g / 2, g)
+        ga = where(a > b, 0.0, half) if self.next_functions[0][0] is not None else None
+        gb = where(a < b, 0.0, half) if self.next_functions[1][0] is not None else None
+        return ga, gb
+
+
+def maximum(a, b):
+    xp = backend_of(operand(a), operand(b)).xp
+    out, a, b = _binary(a, b, xp.maximum)
+    return record(MaximumBackward0, out, (tensor_or_none(a), tensor_or_none(b)), save=(a, b))
+
+
+def minimum(a, b):
+    xp = backend_of(operand(a), operand(b)).xp
+    out, a, b = _binary(a, b, xp.minimum)
+    return record(MinimumBackward0, out, (tensor_or_none(a), tensor_or_none(b)), save=(a, b))
+
+
+# ---- where and comparisons ------------------------------------------------------------------
+
+class WhereBackward0(Node):
+    def backward(self, g):
+        (cond,) = self.saved_tensors
+        ga = where(cond, g, 0.0) if self.next_functions[0][0] is not None else None
+        gb = where(cond, 0.0, g) if self.next_functions[1][0] is not None else None
+        return ga, gb
+
+
+def where(condition, a, b):
+    condition = operand(condition)
+    a, b = operand(a), operand(b)
+    if not isinstance(condition, Tensor) or condition._data.dtype.kind != "b":
+        raise RuntimeError("where expected condition to be a boolean tensor")
+    dt = promote(a, b)
+    backend = condition._backend
+    for t in (a, b):
+        if isinstance(t, Tensor) and t._backend is not backend:
+            backend_of(condition, t)
+    try:
+        data = backend.xp.where(condition._data, data_as(a, dt), data_as(b, dt))
+    except ValueError:
+        raise broadcast_error(condition._data.shape,
+                              a._data.shape if isinstance(a, Tensor) else ()) from None
+    if data.dtype != dt:
+        data = data.astype(dt)
+    out = wrap(data, backend)
+    return record(WhereBackward0, out, (tensor_or_none(a), tensor_or_none(b)), save=(condition,))
+
+
+def _compare(a, b, fn):
+    a, b = operand(a), operand(b)
+    dt = promote(a, b)
+    backend = backend_of(a, b)
+    try:
+        return wrap(fn(data_as(a, dt), data_as(b, dt)), backend)
+    except ValueError:
+        raise broadcast_error(a._data.shape if isinstance(a, Tensor) else (),
+                              b._data.shape if isinstance(b, Tensor) else ()) from None
+
+
+def eq(a, b):
+    return _compare(a, b, lambda x, y: x == y)
+
+
+def ne(a, b):
+    return _compare(a, b, lambda x, y: x != y)
+
+
+def lt(a, b):
+    return _compare(a, b, lambda x, y: x < y)
+
+
+def le(a, b):
+    return _compare(a, b, lambda x, y: x <= y)
+
+
+def gt(a, b):
+    return _compare(a, b, lambda x, y: x > y)
+
+
+def ge(a, b):
+    return _compare(a, b, lambda x, y: x >= y)
+
+
+def logical_and(a, b):
+    return _compare(a, b, lambda x, y: x & y)
+
+
+def logical_or(a, b):
+    return _compare(a, b, lambda x, y: x | y)
+
+
+def logical_xor(a, b):
+    return _compare(a, b, lambda x, y: x ^ y)
+
+
+def invert(x):
+    return wrap(~x._data, x._backend)
+
+
+def isnan(x):
+    return wrap(x._backend.xp.isnan(x._data), x._backend)
+
+
+def isfinite(x):
+    return wrap(x._backend.xp.isfinite(x._data), x._backend)
+
+
+def floor_divide(a, b):
+    xp = backend_of(operand(a), operand(b)).xp
+    out, _, _ = _binary(a, b, xp.floor_divide)
+    return out
+
+
+def remainder(a, b):
+    xp = backend_of(operand(a), operand(b)).xp
+    out, _, _ = _binary(a, b, xp.remainder)
+    return out
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def logical_not_impl(x):
+    return wrap(x._backend.xp.logical_not(x._data), x._backend)

@@ -1,0 +1,216 @@
+"""Reductions (sum, mean, max, min) and their gradients, which spread a gradient back out."""
+
+from __future__ import annotations
+
+import builtins
+
+from visgrad.engine import dtypes
+from visgrad.engine.ops._common import Node, Tensor, dims_arg, record, wrap
+from visgrad.engine.tensor import _wrap_dim
+
+
+def _unsqueeze_dims(g: Tensor, dims: tuple, keepdim: bool) -> Tensor:
+    if not keepdim:
+        for d in dims:  # ascending, so each lands at its original position
+            g = g.unsqueeze(d)
+    return g
+
+
+class SumBackward0(Node):
+    def backward(self, g):
+        return (g.expand(self.shape),)
+
+
+class SumBackward1(Node):
+    def backward(self, g):
+        return (_unsqueeze_dims(g, self.dims, self.keepdim).expand(self.shape),)
+
+
+def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001 - torch's name
+    d = x._data
+    if dtype is not None:
+        np_dt = dtypes.as_dtype(dtype).np
+    elif d.dtype.kind in "biu":
+        np_dt = dtypes.int64.np
+    else:
+        np_dt = d.dtype
+    if dim is None:
+        out = wrap(d.sum(dtype=np_dt).reshape(()), x._backend)
+        return record(SumBackward0, out, (x,), shape=tuple(d.shape))
+    dims = dims_arg(dim, d.ndim) if d.ndim else ()
+    out = wrap(d.sum(axis=dims, keepdims=keepdim, dtype=np_dt), x._backend)
+    return record(SumBackward1, out, (x,), shape=tuple(d.shape), dims=dims, keepdim=keepdim)
+
+
+class MeanBackward0(Node):
+    def backward(self, g):
+        return (g.expand(self.shape) / self.count,)
+
+
+class MeanBackward1(Node):
+    def backward(self, g):
+        return (_unsqueeze_dims(g, self.dims, self.keepdim).expand(self.shape) / self.count,)
+
+
+def mean(x, dim=None, keepdim=False, dtype=None):
+    d = x._data
+    np_dt = dtypes.as_dtype(dtype).np if dtype is not None else d.dtype
+    if np_dt.kind != "f":
+        name = {"int64": "Long", "int32": "Int", "bool": "Bool"}.get(str(np_dt), str(np_dt))
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
+                           f"floating point or complex dtype. Got: {name}")
+    if dim is None:
+        out = wrap(d.mean(dtype=np_dt).reshape(()).astype(np_dt, copy=False), x._backend)
+        return record(MeanBackward0, out, (x,), shape=tuple(d.shape), count=builtins.max(d.size, 1))
+    dims = dims_arg(dim, d.ndim) if d.ndim else ()
+    count = 1
+    for k in dims:
+        count *= d.shape[k]
+    out = wrap(d.mean(axis=dims, keepdims=keepdim, dtype=np_dt).astype(np_dt, copy=False),
+               x._backend)
+    return record(MeanBackward1, out, (x,), shape=tuple(d.shape), dims=dims, keepdim=keepdim,
+                  count=count)
+
+
+class return_types:  # noqa: N801 - mirrors torch.return_types
+    """Named (values, indices) pairs printed as torch prints them."""
+
+    class _Pair(tuple):
+        _name = "max"
+
+        def __new__(cls, values, indices):
+            return super().__new__(cls, (values, indices))
+
+        @property
+        def values(self):
+            return self[0]
+
+        @property
+        def indices(self):
+            return self[1]
+
+        def __repr__(self) -> str:
+            return (f"torch.return_types.{self._name}(\nvalues={self[0]!r},\n"
+                    f"indices={self[1]!r})")
+
+    class max(_Pair):  # noqa: N801
+        _name = "max"
+
+    class min(_Pair):  # noqa: N801
+        _name = "min"
+
+
+class _EvenlyDistribute(Node):
+    """max()/min() over everything: ties share the gradient equally, as in torch."""
+
+    def backward(self, g):
+        x, y = self.saved_tensors
+        mask = x == y
+        count = mask._data.sum()
+        return (where_mask(mask, g / count.item()),)
+
+
+class MaxBackward1(_EvenlyDistribute):
+    pass
+
+
+class MinBackward1(_EvenlyDistribute):
+    pass
+
+
+class _SelectIndex(Node):
+    """max(dim)/min(dim): the gradient goes to the one position each index names."""
+
+    def backward(self, g):
+        (indices,) = self.saved_tensors
+        xp = indices._backend.xp
+        dim, shape = self.dim, self.shape
+        idx = indices._data if self.keepdim else xp.expand_dims(indices._data, dim)
+        positions = xp.arange(shape[dim]).reshape(
+            tuple(shape[dim] if k == dim else 1 for k in range(len(shape))))
+        onehot = wrap(positions == idx, indices._backend)
+        gk = g if self.keepdim else g.unsqueeze(dim)
+        return (where_mask(onehot, gk),)
+
+
+class MaxBackward0(_SelectIndex):
+    pass
+
+
+class MinBackward0(_SelectIndex):
+    pass
+
+
+def where_mask(mask: Tensor, g: Tensor) -> Tensor:
+    from visgrad.engine.ops.pointwise import where  # noqa: PLC0415
+
+    return where(mask, g, 0.0)
+
+
+def _extreme(x, dim, keepdim, largest: bool):
+    d = x._data
+    xp = x._backend.xp
+    if dim is None:
+        if d.size == 0:
+            raise RuntimeError(f"{'max' if largest else 'min'}(): Expected reduction dim to be "
+                               "specified for input.numel() == 0. Specify the reduction dim "
+                               "with the 'dim' argument.")
+        out = wrap((d.max() if largest else d.min()).reshape(()), x._backend)
+        node = MaxBackward1 if largest else MinBackward1
+        return record(node, out, (x,), save=(x, out))
+    k = _wrap_dim(dim, d.ndim)
+    if d.ndim == 0:
+        values = wrap(d.copy(), x._backend)
+        indices = wrap(xp.zeros((), dtype=dtypes.int64.np), x._backend)
+    else:
+        idx = d.argmax(axis=k) if largest else d.argmin(axis=k)
+        idx_k = xp.expand_dims(idx, k)
+        vals = xp.take_along_axis(d, idx_k, axis=k)
+        if not keepdim:
+            vals = vals.squeeze(axis=k)
+            idx_k = idx
+        values = wrap(vals, x._backend)
+        indices = wrap(idx_k.astype(dtypes.int64.np), x._backend)
+    node = MaxBackward0 if largest else MinBackward0
+    values = record(node, values, (x,), save=(indices,), dim=k, keepdim=keepdim,
+                    shape=tuple(d.shape))
+    pair = return_types.max if largest else return_types.min
+    return pair(values, indices)
+
+
+def max(x, dim=None, keepdim=False):  # noqa: A001
+    if isinstance(dim, Tensor):
+        from visgrad.engine.ops.pointwise import maximum  # noqa: PLC0415
+
+        return maximum(x, dim)
+    return _extreme(x, dim, keepdim, True)
+
+
+def min(x, dim=None, keepdim=False):  # noqa: A001
+    if isinstance(dim, Tensor):
+        from visgrad.engine.ops.pointwise import minimum  # noqa: PLC0415
+
+        return minimum(x, dim)
+    return _extreme(x, dim, keepdim, False)
+
+
+def argmax(x, dim=None, keepdim=False):
+    d = x._data
+    if dim is None:
+        return wrap(d.argmax().reshape(()).astype(dtypes.int64.np), x._backend)
+    k = _wrap_dim(dim, d.ndim)
+    idx = d.argmax(axis=k)
+    if keepdim:
+        idx = x._backend.xp.expand_dims(idx, k)
+    return wrap(idx.astype(dtypes.int64.np), x._backend)
+
+
+def argmin(x, dim=None, keepdim=False):
+    d = x._data
+    if dim is None:
+        return wrap(d.argmin().reshape(()).astype(dtypes.int64.np), x._backend)
+    k = _wrap_dim(dim, d.ndim)
+    idx = d.argmin(axis=k)
+    if keepdim:
+        idx = x._backend.xp.expand_dims(idx, k)
+    return wrap(idx.astype(dtypes.int64.np), x._backend)

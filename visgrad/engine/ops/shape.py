@@ -1,0 +1,277 @@
+"""Ops that move elements around without arithmetic: views, transposes, cat and stack."""
+
+from __future__ import annotations
+
+from visgrad.engine.ops._common import Node, Tensor, promote, record, same_backend, wrap
+from visgrad.engine.tensor import Size, _wrap_dim, sum_to
+
+
+def _infer_shape(shape, numel: int) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    shape = tuple(int(s) for s in shape)
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= s
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+class ViewBackward0(Node):
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+
+class UnsafeViewBackward0(ViewBackward0):
+    pass
+
+
+def _view_of(x: Tensor, data) -> Tensor:
+    out = wrap(data, x._backend)
+    out._version = x._version  # a view shares its base's version counter, as in torch
+    return out
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    new = _infer_shape(shape, x._data.size)
+    out = _view_of(x, x._data.reshape(new))
+    return record(ViewBackward0, out, (x,), shape=tuple(x._data.shape))
+
+
+view = reshape
+
+
+def unsafe_view(x: Tensor, shape) -> Tensor:
+    out = _view_of(x, x._data.reshape(shape))
+    return record(UnsafeViewBackward0, out, (x,), shape=tuple(x._data.shape))
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if x._data.ndim == 0:
+        return reshape(x, 1)
+    s, e = _wrap_dim(start_dim, x._data.ndim), _wrap_dim(end_dim, x._data.ndim)
+    shape = x._data.shape
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return x
+    mid = 1
+    for k in range(s, e + 1):
+        mid *= shape[k]
+    return reshape(x, *shape[:s], mid, *shape[e + 1:])
+
+
+class TBackward0(Node):
+    def backward(self, g):
+        return (g.t(),)
+
+
+def t(x: Tensor) -> Tensor:
+    if x._data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                           f"{x._data.ndim}D")
+    return record(TBackward0, _view_of(x, x._data.T), (x,))
+
+
+class TransposeBackward0(Node):
+    def backward(self, g):
+        return (g.transpose(self.dim0, self.dim1),)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    n = x._data.ndim
+    d0, d1 = _wrap_dim(dim0, n), _wrap_dim(dim1, n)
+    data = x._data.swapaxes(d0, d1) if n else x._data
+    return record(TransposeBackward0, _view_of(x, data), (x,), dim0=d0, dim1=d1)
+
+
+class PermuteBackward0(Node):
+    def backward(self, g):
+        inverse = [0] * len(self.dims)
+        for i, d in enumerate(self.dims):
+            inverse[d] = i
+        return (g.permute(*inverse),)
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    n = x._data.ndim
+    if len(dims) != n:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                           f"not match the length of the desired ordering of dimensions i.e. "
+                           f"input.dim() = {n} is not equal to len(dims) = {len(dims)}")
+    dims = tuple(_wrap_dim(d, n) for d in dims)
+    if len(set(dims)) != n:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return record(PermuteBackward0, _view_of(x, x._data.transpose(dims)), (x,), dims=dims)
+
+
+def T(x: Tensor) -> Tensor:  # noqa: N802 - torch's property name
+    return permute(x, *reversed(range(x._data.ndim)))
+
+
+class UnsqueezeBackward0(Node):
+    def backward(self, g):
+        return (g.squeeze(self.dim),)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    d = _wrap_dim(dim, x._data.ndim + 1)
+    xp = x._backend.xp
+    return record(UnsqueezeBackward0, _view_of(x, xp.expand_dims(x._data, d)), (x,), dim=d)
+
+
+class SqueezeBackward0(Node):
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+
+class SqueezeBackward1(Node):
+    def backward(self, g):
+        if self.squeezed:
+            return (g.unsqueeze(self.dim),)
+        return (g,)
+
+
+class SqueezeBackward4(Node):
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+
+def squeeze(x: Tensor, dim=None) -> Tensor:
+    shape = x._data.shape
+    if dim is None:
+        new = tuple(s for s in shape if s != 1)
+        return record(SqueezeBackward0, _view_of(x, x._data.reshape(new)), (x,),
+                      shape=tuple(shape))
+    if isinstance(dim, (tuple, list)):
+        return squeeze_dims(x, dim)
+    d = _wrap_dim(dim, x._data.ndim)
+    squeezed = x._data.ndim > 0 and shape[d] == 1
+    data = x._data.reshape(shape[:d] + shape[d + 1:]) if squeezed else x._data
+    return record(SqueezeBackward1, _view_of(x, data), (x,), dim=d, squeezed=squeezed)
+
+
+def squeeze_dims(x: Tensor, dims) -> Tensor:
+    n = x._data.ndim
+    dims = {_wrap_dim(d, n) for d in dims}
+    shape = x._data.shape
+    new = tuple(s for k, s in enumerate(shape) if not (k in dims and s == 1))
+    return record(SqueezeBackward4, _view_of(x, x._data.reshape(new)), (x,), shape=tuple(shape))
+
+
+class ExpandBackward0(Node):
+    def backward(self, g):
+        return (sum_to(g, self.shape),)
+
+
+def expand(x: Tensor, *sizes) -> Tensor:
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    shape = x._data.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand(torch.FloatTensor{{{list(shape)}}}, size={list(sizes)}): the "
+                           "number of sizes provided ({}) must be greater or equal to the number "
+                           "of dimensions in the tensor ({})".format(len(sizes), len(shape)))
+    lead = len(sizes) - len(shape)
+    target = []
+    for i, s in enumerate(sizes):
+        if s == -1:
+            if i < lead:
+                raise RuntimeError("The expanded size of the tensor (-1) isn't allowed in a "
+                                   "leading, non-existing dimension 0")
+            s = shape[i - lead]
+        elif i >= lead and shape[i - lead] != 1 and shape[i - lead] != s:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({s}) must match the existing size "
+                f"({shape[i - lead]}) at non-singleton dimension {i}.  Target sizes: "
+                f"{list(sizes)}.  Tensor sizes: {list(shape)}")
+        target.append(int(s))
+    target = tuple(target)
+    xp = x._backend.xp
+    out = _view_of(x, xp.broadcast_to(x._data, target))
+    return record(ExpandBackward0, out, (x,), shape=tuple(shape))
+
+
+class CloneBackward0(Node):
+    def backward(self, g):
+        return (g,)
+
+
+def clone(x: Tensor) -> Tensor:
+    return record(CloneBackward0, wrap(x._data.copy(), x._backend), (x,))
+
+
+class CatBackward0(Node):
+    def backward(self, g):
+        grads, start = [], 0
+        for size in self.sizes:
+            grads.append(g.narrow(self.dim, start, size))
+            start += size
+        return tuple(grads)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    backend = tensors[0]._backend
+    dt = tensors[0]._data.dtype
+    for other in tensors[1:]:
+        same_backend(tensors[0], other)
+        dt = promote(wrap(backend.xp.zeros((1,), dtype=dt), backend), other)
+    ndim = tensors[0]._data.ndim
+    if ndim == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    d = _wrap_dim(dim, ndim)
+    ref = tensors[0]._data.shape
+    for i, other in enumerate(tensors[1:], start=1):
+        s = other._data.shape
+        if len(s) != len(ref):
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {len(ref)} and "
+                               f"{len(s)}")
+        for k in range(len(ref)):
+            if k != d and s[k] != ref[k]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. "
+                                   f"Expected size {ref[k]} but got size {s[k]} for tensor "
+                                   f"number {i} in the list.")
+    data = backend.xp.concatenate([x._data.astype(dt, copy=False) for x in tensors], axis=d)
+    return record(CatBackward0, wrap(data, backend), tuple(tensors), dim=d,
+                  sizes=tuple(x._data.shape[d] for x in tensors))
+
+
+class StackBackward0(Node):
+    def backward(self, g):
+        return tuple(g.select(self.dim, i) for i in range(self.count))
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    ref = tensors[0]._data.shape
+    for i, other in enumerate(tensors[1:], start=1):
+        same_backend(tensors[0], other)
+        if other._data.shape != ref:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(ref)} "
+                               f"at entry 0 and {list(other._data.shape)} at entry {i}")
+    d = _wrap_dim(dim, len(ref) + 1)
+    backend = tensors[0]._backend
+    dt = tensors[0]._data.dtype
+    for other in tensors[1:]:
+        dt = promote(wrap(backend.xp.zeros((1,), dtype=dt), backend), other)
+    data = backend.xp.stack([x._data.astype(dt, copy=False) for x in tensors], axis=d)
+    return record(StackBackward0, wrap(data, backend), tuple(tensors), dim=d, count=len(tensors))
+
+
+def size_of(x: Tensor) -> Size:
+    return Size(x._data.shape)

@@ -1,0 +1,52 @@
+"""softmax and log_softmax, computed stably (max subtracted) with torch's backward formulas."""
+
+from __future__ import annotations
+
+from visgrad.engine import dtypes
+from visgrad.engine.ops._common import Node, Tensor, float_dtype_for, record, wrap
+from visgrad.engine.tensor import _wrap_dim
+
+
+def _prepare(x: Tensor, dim, dtype):
+    if dim is None:
+        raise TypeError("softmax() missing required argument 'dim'")
+    d = x._data
+    dt = dtypes.as_dtype(dtype).np if dtype is not None else float_dtype_for(d.dtype)
+    if d.dtype != dt:
+        d = d.astype(dt)
+    k = _wrap_dim(dim, d.ndim) if d.ndim else 0
+    return d, k
+
+
+class SoftmaxBackward0(Node):
+    def backward(self, g):
+        (y,) = self.saved_tensors
+        return (y * (g - (g * y).sum(self.dim, keepdim=True)),)
+
+
+def softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
+    d, k = _prepare(x, dim, dtype)
+    xp = x._backend.xp
+    if d.ndim == 0:
+        out = wrap(xp.ones_like(d), x._backend)
+    else:
+        e = xp.exp(d - d.max(axis=k, keepdims=True))
+        out = wrap(e / e.sum(axis=k, keepdims=True), x._backend)
+    return record(SoftmaxBackward0, out, (x,), save=(out,), dim=k)
+
+
+class LogSoftmaxBackward0(Node):
+    def backward(self, g):
+        (y,) = self.saved_tensors
+        return (g - y.exp() * g.sum(self.dim, keepdim=True),)
+
+
+def log_softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
+    d, k = _prepare(x, dim, dtype)
+    xp = x._backend.xp
+    if d.ndim == 0:
+        out = wrap(xp.zeros_like(d), x._backend)
+    else:
+        shifted = d - d.max(axis=k, keepdims=True)
+        out = wrap(shifted - xp.log(xp.exp(shifted).sum(axis=k, keepdims=True)), x._backend)
+    return record(LogSoftmaxBackward0, out, (x,), save=(out,), dim=k)

@@ -1,0 +1,651 @@
+"""The Tensor: an array on a backend plus the autograd bookkeeping torch users know.
+
+Methods and operators are thin: each forwards to the op in ``visgrad.engine.ops`` that computes
+the result and records its grad_fn. Data lives in ``_data`` (a numpy or CuPy array) and is only
+brought to the host explicitly (``numpy()``, ``tolist()``, ``item()``, printing).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from visgrad.engine import dtypes, grad_mode
+from visgrad.engine.autograd import BackwardIteration
+from visgrad.engine.backend import CPU, Backend, get_backend
+
+
+class Size(tuple):
+    """A shape, printed as torch prints it: ``torch.Size([2, 3])``."""
+
+    def __repr__(self) -> str:
+        return f"torch.Size([{', '.join(map(str, self))}])"
+
+    __str__ = __repr__
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+_LEGACY = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+           "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+           "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+_SCALAR_NAME = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def legacy_type_name(t: Tensor) -> str:
+    """torch's ``x.type()``: ``torch.FloatTensor``, or ``torch.cuda.FloatTensor`` on a GPU."""
+    prefix = "torch.cuda." if t._backend.device.type == "cuda" else "torch."
+    return prefix + _LEGACY[t.dtype.name]
+
+
+class Tensor:
+    """A multi-dimensional array that can record the operations applied to it.
+
+    >>> import visgrad as vg
+    >>> x = vg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y
+    tensor(14., grad_fn=<SumBackward0>)
+    >>> y.backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+    """
+
+    __slots__ = ("_data", "_backend", "_grad", "_grad_fn", "_requires_grad", "_output_nr",
+                 "_version", "_acc", "_retains_grad", "__weakref__", "__dict__")
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to the Tensor's reflected operator
+
+    def __init__(self, data=None, *, dtype=None, requires_grad=False, device=None):
+        src = tensor(data if data is not None else [], dtype=dtype, device=device)
+        _init_from(self, src._data, src._backend)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, data, backend: Backend = CPU) -> Tensor:
+        t = object.__new__(cls)
+        _init_from(t, data, backend)
+        return t
+
+    # ---- metadata ----------------------------------------------------------------------
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+
+    @property
+    def dtype(self) -> dtypes.DType:
+        return dtypes.from_numpy(self._data.dtype)
+
+    @property
+    def device(self):
+        return self._backend.device
+
+    @property
+    def is_cuda(self) -> bool:
+        return self._backend.device.type == "cuda"
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self._data.dtype.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def type(self) -> str:
+        return legacy_type_name(self)
+
+    def data_ptr(self) -> int:
+        return id(self._data)
+
+    # ---- autograd attributes ------------------------------------------------------------
+    @property
+    def grad_fn(self):
+        return self._grad_fn
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._grad_fn is None
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if self._grad_fn is not None:
+            if not requires_grad:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to "
+                    "use a computed variable in a subgraph that doesn't require differentiation "
+                    "use var_no_grad = var.detach().")
+            return self
+        if requires_grad and self._data.dtype.kind not in "fc":
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    @property
+    def grad(self):
+        if self._grad_fn is not None and not self._retains_grad and self._grad is None:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
+                ".grad attribute won't be populated during autograd.backward(). If you indeed "
+                "want the .grad field to be populated for a non-leaf Tensor, use .retain_grad() "
+                "on the non-leaf Tensor.", UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError("assigned grad has data of a different size")
+        self._grad = value
+
+    @property
+    def data(self) -> Tensor:
+        """The same storage without history; edits through it are not tracked (as in torch)."""
+        out = Tensor._wrap(self._data, self._backend)
+        return out
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data
+        self._backend = value._backend
+
+    @property
+    def output_nr(self) -> int:
+        return self._output_nr
+
+    @property
+    def _version_value(self) -> int:
+        return self._version[0]
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves keep theirs anyway)."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._grad_fn is None or self._retains_grad:
+            return
+        self._grad_fn._retain(self._output_nr, self)
+        self._retains_grad = True
+
+    def register_hook(self, hook):
+        """Run ``hook(grad)`` when this tensor's gradient is computed; it may return a new one.
+
+        >>> import visgrad as vg
+        >>> x = vg.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 2)
+        >>> (x * 3).sum().backward(); x.grad
+        tensor([6., 6.])
+        >>> h.remove()
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            return self._grad_fn._add_tensor_hook(self._output_nr, hook)
+        from visgrad.engine.autograd import gradient_edge  # noqa: PLC0415
+
+        acc, _ = gradient_edge(self)
+        return acc._add_tensor_hook(0, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+        """Compute gradients of this tensor w.r.t. the graph leaves (see ``BackwardIteration``)."""
+        if inputs is not None and not isinstance(inputs, (list, tuple)):
+            inputs = [inputs]
+        BackwardIteration([self], [gradient], retain_graph=retain_graph,
+                          create_graph=create_graph, inputs=inputs).run()
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's storage (and version counter), cut from the graph."""
+        out = Tensor._wrap(self._data, self._backend)
+        out._version = self._version
+        return out
+
+    def detach_(self) -> Tensor:
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    # ---- host conversion -----------------------------------------------------------------
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._backend.to_host(self._data).reshape(()).item()
+
+    def tolist(self):
+        return self._backend.to_host(self._data).tolist()
+
+    def numpy(self, *, force: bool = False):
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        if self._backend.device.type != "cpu" and not force:
+            raise TypeError(f"can't convert {self._backend.device} device type tensor to numpy. "
+                            "Use Tensor.cpu() to copy the tensor to host memory first.")
+        return self._backend.to_host(self._data)
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.numpy()
+        return arr if dtype is None else arr.astype(dtype)
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    def __repr__(self) -> str:
+        from visgrad.engine.printing import tensor_repr  # noqa: PLC0415
+
+        device = self._backend.device
+        return tensor_repr(
+            self._backend.to_host(self._data), dtype_name=self.dtype.name,
+            device="cpu" if device.type == "cpu" else str(device),
+            requires_grad=self._requires_grad and self._grad_fn is None,
+            grad_fn_name=self._grad_fn.name() if self._grad_fn is not None else None)
+
+    __str__ = __repr__
+
+    # ---- conversion ----------------------------------------------------------------------
+    def to(self, *args, **kwargs) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)``."""
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("copy", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, dtypes.DType) or a in (float, int, bool):
+                dtype = a
+            else:
+                device = a
+        from visgrad.engine.ops.conversion import to_copy  # noqa: PLC0415
+
+        return to_copy(self, dtypes.as_dtype(dtype) if dtype is not None else None, device)
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> Tensor:
+        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int)
+                       else device)
+
+    def float(self) -> Tensor:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtypes.float64)
+
+    def half(self) -> Tensor:
+        return self.to(dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self.to(dtypes.int64)
+
+    def int(self) -> Tensor:
+        return self.to(dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(dtypes.bool_)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def is_contiguous(self) -> bool:
+        return True
+
+
+def _init_from(t: Tensor, data, backend: Backend) -> None:
+    t._data = data
+    t._backend = backend
+    t._grad = None
+    t._grad_fn = None
+    t._requires_grad = False
+    t._output_nr = 0
+    t._version = [0]
+    t._acc = None
+    t._retains_grad = False
+
+
+def _wrap_dim(dim: int, ndim: int) -> int:
+    lo, hi = -max(ndim, 1), max(ndim, 1) - 1
+    if not lo <= dim <= hi:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+    return dim % max(ndim, 1)
+
+
+# ---- helpers the engine shares ----------------------------------------------------------------
+
+def _scalar_one_like(t: Tensor) -> Tensor:
+    return Tensor._wrap(t._backend.xp.ones(t._data.shape, dtype=t._data.dtype), t._backend)
+
+
+def zeros_for(shape, np_dtype, backend: Backend = CPU) -> Tensor:
+    return Tensor._wrap(backend.xp.zeros(shape, dtype=np_dtype), backend)
+
+
+def sum_to(g: Tensor, shape: tuple) -> Tensor:
+    """Reduce a broadcast gradient back to ``shape`` (differentiable, for create_graph)."""
+    shape = tuple(shape)
+    gshape = g._data.shape
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
+    if dims:
+        g = g.sum(dim=dims, keepdim=True)
+    if lead or g._data.shape != shape:
+        g = g.reshape(shape)
+    return g
+
+
+# ---- creation --------------------------------------------------------------------------------
+
+def _host_array(data):
+    """Nested Python data (possibly containing 0-d tensors) -> a host numpy array."""
+    import numpy  # noqa: PLC0415 - host-side parsing of user literals, before any device
+
+    def unwrap(x):
+        if isinstance(x, Tensor):
+            return x._backend.to_host(x._data)
+        if isinstance(x, (list, tuple)):
+            return [unwrap(v) for v in x]
+        return x
+
+    arr = numpy.asarray(unwrap(data))
+    if arr.dtype == object:
+        raise TypeError(f"could not make a tensor from {type(data).__name__} data")
+    return arr
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Make a leaf tensor from data, inferring torch's dtype (floats become float32).
+
+    >>> import visgrad as vg
+    >>> vg.tensor([[1, 2], [3, 4]]).dtype
+    torch.int64
+    >>> vg.tensor(3.0, requires_grad=True)
+    tensor(3., requires_grad=True)
+    """
+    backend = get_backend(device or "cpu")
+    if isinstance(data, Tensor):
+        src = data._data if data._backend is backend else backend.asarray(
+            data._backend.to_host(data._data))
+        arr = src.copy()
+        dt = dtypes.as_dtype(dtype) if dtype is not None else data.dtype
+        if arr.dtype != dt.np:
+            arr = arr.astype(dt.np)
+    elif isinstance(data, backend.array_type) and backend.array_type is not _numpy_ndarray():
+        dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.from_numpy(data.dtype)
+        arr = data.astype(dt.np, copy=True)
+    else:
+        host = _host_array(data)
+        from_numpy = _is_numpy_array(data)
+        if dtype is not None:
+            dt = dtypes.as_dtype(dtype)
+        elif host.dtype.kind == "f" and not from_numpy:
+            dt = dtypes.default_float
+        elif host.dtype.kind in "iu" and not from_numpy:
+            dt = dtypes.int64
+        else:
+            dt = dtypes.from_numpy(host.dtype)
+        arr = backend.asarray(host.astype(dt.np, copy=True))
+    out = Tensor._wrap(arr, backend)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def _numpy_ndarray():
+    import numpy  # noqa: PLC0415
+
+    return numpy.ndarray
+
+
+def _is_numpy_array(x) -> bool:
+    import numpy  # noqa: PLC0415
+
+    return isinstance(x, (numpy.ndarray, numpy.generic))
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array) -> Tensor:
+    """Share a numpy array's memory, as torch.from_numpy does."""
+    return Tensor._wrap(array, CPU)
+
+
+def _size_args(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, int) and not hasattr(s, "__index__"):
+            raise TypeError(f"size must be a sequence of ints, got {type(s).__name__}")
+        if int(s) < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {int(s)}: "
+                               f"{list(size)}")
+    return tuple(int(s) for s in size)
+
+
+def _filled(fill, size, dtype, device, requires_grad, default=None) -> Tensor:
+    backend = get_backend(device or "cpu")
+    dt = dtypes.as_dtype(dtype) if dtype is not None else (default or dtypes.default_float)
+    out = Tensor._wrap(backend.xp.full(size, fill, dtype=dt.np), backend)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(0, _size_args(size), dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(1, _size_args(size), dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(0, _size_args(size), dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    default = dtypes.scalar_dtype(fill_value)
+    return _filled(fill_value, _size_args((size,)), dtype, device, requires_grad, default)
+
+
+def _like(fn, t: Tensor, *args, dtype=None, device=None, requires_grad=False):
+    return fn(*args, tuple(t._data.shape), dtype=dtype or t.dtype, device=device or t.device,
+              requires_grad=requires_grad) if fn is full else fn(
+        tuple(t._data.shape), dtype=dtype or t.dtype, device=device or t.device,
+        requires_grad=requires_grad)
+
+
+def zeros_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return zeros(tuple(t._data.shape), dtype=dtype or t.dtype, device=device or t.device,
+                 requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return ones(tuple(t._data.shape), dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return full(tuple(t._data.shape), fill_value, dtype=dtype or t.dtype,
+                device=device or t.device, requires_grad=requires_grad)
+
+
+def empty_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return zeros_like(t, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    backend = get_backend(device or "cpu")
+    if dtype is None:
+        is_int = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end, step))
+        dt = dtypes.int64 if is_int else dtypes.default_float
+    else:
+        dt = dtypes.as_dtype(dtype)
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    # computed in float64 then cast, as torch does for float ranges
+    data = backend.xp.arange(start, end, step, dtype="float64" if dt.is_floating_point
+                             else "int64").astype(dt.np)
+    out = Tensor._wrap(data, backend)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+    backend = get_backend(device or "cpu")
+    dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    data = backend.xp.linspace(start, end, int(steps), dtype="float64").astype(dt.np)
+    out = Tensor._wrap(data, backend)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    backend = get_backend(device or "cpu")
+    dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float
+    out = Tensor._wrap(backend.xp.eye(n, m, dtype=dt.np), backend)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+# Random numbers come from one host generator and are then moved to the device, so a seed gives
+# the same values on every backend. (They are not torch's values: its generator differs.)
+_rng_state = {"rng": None}
+
+
+def manual_seed(seed: int):
+    """Seed visgrad's random generator (rand, randn, nn initialisation, dropout)."""
+    import numpy  # noqa: PLC0415
+
+    _rng_state["rng"] = numpy.random.default_rng(int(seed))
+    return _rng_state["rng"]
+
+
+def _rng():
+    if _rng_state["rng"] is None:
+        manual_seed(torch_default_seed())
+    return _rng_state["rng"]
+
+
+def torch_default_seed() -> int:
+    import time  # noqa: PLC0415
+
+    return time.time_ns() & 0xFFFFFFFF
+
+
+def _random(sample, size, dtype, device, requires_grad) -> Tensor:
+    backend = get_backend(device or "cpu")
+    dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float
+    host = sample(_rng(), _size_args(size)).astype(dt.np)
+    out = Tensor._wrap(backend.asarray(host), backend)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _random(lambda r, s: r.random(s), size, dtype, device, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _random(lambda r, s: r.standard_normal(s), size, dtype, device, requires_grad)
+
+
+def rand_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return rand(tuple(t._data.shape), dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def randn_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return randn(tuple(t._data.shape), dtype=dtype or t.dtype, device=device or t.device,
+                 requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    backend = get_backend(device or "cpu")
+    dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
+    host = _rng().integers(low, high, size=_size_args((size,))).astype(dt.np)
+    return Tensor._wrap(backend.asarray(host), backend)
+
+
+def randperm(n: int, dtype=None, device=None) -> Tensor:
+    backend = get_backend(device or "cpu")
+    dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
+    return Tensor._wrap(backend.asarray(_rng().permutation(int(n)).astype(dt.np)), backend)
