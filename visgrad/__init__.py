@@ -27,6 +27,7 @@ from visgrad.engine.ops import (  # noqa: F401
 )
 from visgrad.engine.tensor import (  # noqa: F401
     Size, Tensor, arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
+    get_default_device, set_default_device,
     linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
     tensor, zeros, zeros_like,
 )

@@ -89,19 +89,20 @@ class Node:
 
     # ---- saved tensors -------------------------------------------------------------------
     def save(self, *values) -> None:
-        """Keep values for backward; tensors remember their version to detect in-place edits."""
+        """Keep values for backward; tensors remember their version (and, for the error
+        message, which node made them) to detect in-place edits."""
         self._saved = values
         self._saved_versions = tuple(
-            v._version[0] if hasattr(v, "_version") else None for v in values)
+            (v._vc[0], v._grad_fn, v._output_nr) if hasattr(v, "_vc") else None for v in values)
 
     @property
     def saved_tensors(self) -> tuple:
         saved = self._saved
         if saved is None:
             raise RuntimeError(FREED_MESSAGE)
-        for value, version in zip(saved, self._saved_versions):
-            if version is not None and value._version[0] != version:
-                raise RuntimeError(_modified_message(value, version))
+        for value, info in zip(saved, self._saved_versions):
+            if info is not None and value._vc[0] != info[0]:
+                raise RuntimeError(_modified_message(value, *info))
         return saved
 
     def release_variables(self) -> None:
@@ -149,6 +150,9 @@ class Node:
 class AccumulateGrad(Node):
     """The sink of a leaf: adds the gradient that reaches it into ``variable.grad``."""
 
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
     def __init__(self, variable):
         super().__init__()
         self.variable = variable
@@ -169,16 +173,16 @@ class GraphRoot(Node):
     """Not executed as a step: the roots' gradients are seeded into the iteration directly."""
 
 
-def _modified_message(tensor, expected: int) -> str:
+def _modified_message(tensor, expected: int, creator, output_nr: int) -> str:
     from visgrad.engine.tensor import legacy_type_name  # noqa: PLC0415
 
     desc = f"[{legacy_type_name(tensor)} [{', '.join(map(str, tensor._data.shape))}]]"
-    if tensor._grad_fn is not None:
-        op = tensor._grad_fn.name()
+    if creator is not None:
+        op = creator.name()
         op = op[: op.rfind("Backward")] if "Backward" in op else op
-        desc += f", which is output {tensor._output_nr} of {op},"
+        desc += f", which is output {output_nr} of {op},"
     return (f"one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: {desc} is at version {tensor._version[0]}; expected version "
+            f"inplace operation: {desc} is at version {tensor._vc[0]}; expected version "
             f"{expected} instead. Hint: enable anomaly detection to find the operation that failed "
             f"to compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
@@ -216,14 +220,14 @@ def record(node_cls, out, inputs, save=(), **attrs):
     node._input_meta = tuple(
         (i._data.shape, i._data.dtype) if e[0] is not None else None
         for i, e in zip(inputs, node.next_functions))
+    out._grad_fn = node
+    out._requires_grad = True
     if save:
         node.save(*save)
     if attrs:
         node.__dict__.update(attrs)
     if grad_mode.is_anomaly_enabled():
         node._anomaly_trace = "".join(traceback.format_stack()[:-2])
-    out._grad_fn = node
-    out._requires_grad = True
     return out
 
 
@@ -595,7 +599,7 @@ class BackwardIteration:
         else:
             old = before.detach().clone()
             before._data += grad._data.astype(before._data.dtype, copy=False)
-            before._version[0] += 1
+            before._vc[0] += 1
             contribution, before = grad.detach(), old
         step.accumulation = Accumulation(leaf, before, contribution, leaf._grad)
 

@@ -86,6 +86,14 @@ def _cupy_backend() -> Backend:
     return Backend("cupy", Device("cuda", 0), cupy, cupy.asnumpy, cupy.ndarray)
 
 
+def strict_cuda_backend() -> Backend:
+    """The test-only stand-in for CuPy (see strict_backend): registered as "cuda" by tests."""
+    from visgrad.engine import strict_backend  # noqa: PLC0415
+
+    return Backend("strict", Device("cuda", 0), strict_backend.xp, strict_backend.xp.asnumpy,
+                   strict_backend.StrictArray)
+
+
 _factories: dict[str, Callable[[], Backend]] = {"cpu": _numpy_backend, "cuda": _cupy_backend}
 _cache: dict[str, Backend] = {}
 

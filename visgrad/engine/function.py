@@ -120,7 +120,7 @@ class Function(metaclass=_FunctionMeta):
                 continue
             if any(o is a for a in tensors) and not hasattr(node, "_dirty"):
                 o = Tensor._wrap(o._data, o._backend)  # an input returned as is: a new alias
-                o._version = outs[i]._version
+                o._vc = outs[i]._vc
             if requires and id(outs[i]) not in non_diff and o._data.dtype.kind == "f":
                 o._grad_fn, o._output_nr, o._requires_grad = node, i, True
             results.append(o)

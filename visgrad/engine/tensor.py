@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import warnings
 
+from numpy import asarray as _np_asarray
+from numpy import generic as _np_generic
+
 from visgrad.engine import dtypes, grad_mode
 from visgrad.engine.autograd import BackwardIteration
 from visgrad.engine.backend import CPU, Backend, get_backend
@@ -56,7 +59,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_backend", "_grad", "_grad_fn", "_requires_grad", "_output_nr",
-                 "_version", "_acc", "_retains_grad", "__weakref__", "__dict__")
+                 "_vc", "_acc", "_retains_grad", "__weakref__", "__dict__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to the Tensor's reflected operator
 
     def __init__(self, data=None, *, dtype=None, requires_grad=False, device=None):
@@ -67,6 +70,8 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, data, backend: Backend = CPU) -> Tensor:
+        if isinstance(data, _np_generic):  # numpy turns 0-d results into immutable scalars
+            data = _np_asarray(data)
         t = object.__new__(cls)
         _init_from(t, data, backend)
         return t
@@ -145,8 +150,7 @@ class Tensor:
                     "use var_no_grad = var.detach().")
             return self
         if requires_grad and self._data.dtype.kind not in "fc":
-            raise RuntimeError(
-                "only Tensors of floating point and complex dtype can require gradients")
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._requires_grad = bool(requires_grad)
         return self
 
@@ -190,8 +194,9 @@ class Tensor:
         return self._output_nr
 
     @property
-    def _version_value(self) -> int:
-        return self._version[0]
+    def _version(self) -> int:
+        """How many in-place changes this storage has seen (shared by views and detach())."""
+        return self._vc[0]
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves keep theirs anyway)."""
@@ -231,7 +236,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """A tensor sharing this one's storage (and version counter), cut from the graph."""
         out = Tensor._wrap(self._data, self._backend)
-        out._version = self._version
+        out._vc = self._vc
         return out
 
     def detach_(self) -> Tensor:
@@ -367,7 +372,7 @@ def _init_from(t: Tensor, data, backend: Backend) -> None:
     t._grad_fn = None
     t._requires_grad = False
     t._output_nr = 0
-    t._version = [0]
+    t._vc = [0]
     t._acc = None
     t._retains_grad = False
 
@@ -408,6 +413,18 @@ def sum_to(g: Tensor, shape: tuple) -> Tensor:
 
 # ---- creation --------------------------------------------------------------------------------
 
+_default_device = ["cpu"]
+
+
+def set_default_device(device) -> None:
+    """Where factory functions put new tensors when no device is given (torch's same name)."""
+    get_backend(device or "cpu")  # fail now, with the install hint, if it is not available
+    _default_device[0] = str(device or "cpu")
+
+
+def get_default_device():
+    return get_backend(_default_device[0]).device
+
 def _host_array(data):
     """Nested Python data (possibly containing 0-d tensors) -> a host numpy array."""
     import numpy  # noqa: PLC0415 - host-side parsing of user literals, before any device
@@ -434,7 +451,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     >>> vg.tensor(3.0, requires_grad=True)
     tensor(3., requires_grad=True)
     """
-    backend = get_backend(device or "cpu")
+    backend = get_backend(device or _default_device[0])
     if isinstance(data, Tensor):
         src = data._data if data._backend is backend else backend.asarray(
             data._backend.to_host(data._data))
@@ -459,6 +476,9 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
         arr = backend.asarray(host.astype(dt.np, copy=True))
     out = Tensor._wrap(arr, backend)
     if requires_grad:
+        if arr.dtype.kind not in "fc":
+            raise RuntimeError(
+                "Only Tensors of floating point and complex dtype can require gradients")
         out.requires_grad_(True)
     return out
 
@@ -499,7 +519,7 @@ def _size_args(size) -> tuple:
 
 
 def _filled(fill, size, dtype, device, requires_grad, default=None) -> Tensor:
-    backend = get_backend(device or "cpu")
+    backend = get_backend(device or _default_device[0])
     dt = dtypes.as_dtype(dtype) if dtype is not None else (default or dtypes.default_float)
     out = Tensor._wrap(backend.xp.full(size, fill, dtype=dt.np), backend)
     if requires_grad:
@@ -524,13 +544,6 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
     return _filled(fill_value, _size_args((size,)), dtype, device, requires_grad, default)
 
 
-def _like(fn, t: Tensor, *args, dtype=None, device=None, requires_grad=False):
-    return fn(*args, tuple(t._data.shape), dtype=dtype or t.dtype, device=device or t.device,
-              requires_grad=requires_grad) if fn is full else fn(
-        tuple(t._data.shape), dtype=dtype or t.dtype, device=device or t.device,
-        requires_grad=requires_grad)
-
-
 def zeros_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
     return zeros(tuple(t._data.shape), dtype=dtype or t.dtype, device=device or t.device,
                  requires_grad=requires_grad)
@@ -553,7 +566,7 @@ def empty_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tenso
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
     if end is None:
         start, end = 0, start
-    backend = get_backend(device or "cpu")
+    backend = get_backend(device or _default_device[0])
     if dtype is None:
         is_int = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end, step))
         dt = dtypes.int64 if is_int else dtypes.default_float
@@ -569,7 +582,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
-    backend = get_backend(device or "cpu")
+    backend = get_backend(device or _default_device[0])
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -579,7 +592,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) ->
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    backend = get_backend(device or "cpu")
+    backend = get_backend(device or _default_device[0])
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float
     out = Tensor._wrap(backend.xp.eye(n, m, dtype=dt.np), backend)
     return out.requires_grad_(True) if requires_grad else out
@@ -611,7 +624,7 @@ def torch_default_seed() -> int:
 
 
 def _random(sample, size, dtype, device, requires_grad) -> Tensor:
-    backend = get_backend(device or "cpu")
+    backend = get_backend(device or _default_device[0])
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float
     host = sample(_rng(), _size_args(size)).astype(dt.np)
     out = Tensor._wrap(backend.asarray(host), backend)
@@ -639,13 +652,13 @@ def randn_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tenso
 def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
     if high is None:
         low, high = 0, low
-    backend = get_backend(device or "cpu")
+    backend = get_backend(device or _default_device[0])
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
     host = _rng().integers(low, high, size=_size_args((size,))).astype(dt.np)
     return Tensor._wrap(backend.asarray(host), backend)
 
 
 def randperm(n: int, dtype=None, device=None) -> Tensor:
-    backend = get_backend(device or "cpu")
+    backend = get_backend(device or _default_device[0])
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
     return Tensor._wrap(backend.asarray(_rng().permutation(int(n)).astype(dt.np)), backend)

@@ -13,7 +13,7 @@ from visgrad.engine.tensor import _wrap_dim
 
 def _view_of(x: Tensor, data) -> Tensor:
     out = wrap(data, x._backend)
-    out._version = x._version
+    out._vc = x._vc
     return out
 
 
@@ -169,6 +169,9 @@ def _numpy_key(x: Tensor, key):
 
 
 class CopySlices(Node):
+    def name(self) -> str:
+        return "torch::autograd::CopySlices"
+
     def backward(self, g):
         gx = gv = None
         if self.next_functions[0][0] is not None:
@@ -194,7 +197,7 @@ def setitem(x: Tensor, key, value) -> None:
         x._data[index] = vdata.astype(x._data.dtype) if isinstance(value, Tensor) else vdata
     except (ValueError, IndexError) as exc:
         raise RuntimeError(str(exc)) from None
-    x._version[0] += 1
+    x._vc[0] += 1
     if recording:
         xp = x._backend.xp
         mask = xp.zeros(x._data.shape, dtype=bool)

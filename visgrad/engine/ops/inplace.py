@@ -53,7 +53,7 @@ def apply_inplace(x: Tensor, compute, *others) -> Tensor:
         x._data[...] = data
     except ValueError as exc:
         raise RuntimeError(f"unsupported operation: {exc}") from None
-    x._version[0] += 1
+    x._vc[0] += 1
     if recording:
         x._grad_fn = result._grad_fn
         x._output_nr = result._output_nr

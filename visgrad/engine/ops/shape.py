@@ -36,7 +36,7 @@ class UnsafeViewBackward0(ViewBackward0):
 
 def _view_of(x: Tensor, data) -> Tensor:
     out = wrap(data, x._backend)
-    out._version = x._version  # a view shares its base's version counter, as in torch
+    out._vc = x._vc  # a view shares its base's version counter, as in torch
     return out
 
 
