@@ -67,11 +67,20 @@ class Node:
     _num_outputs = 1
     _output_meta: tuple = ()
 
+    __slots__ = ("_seq", "next_functions", "_input_meta", "_metadata", "__dict__", "__weakref__")
+
     def __init__(self):
         self._seq = next(_sequence)
         self.next_functions: tuple = ()
         self._input_meta: tuple = ()
-        self.metadata: dict = {}
+        self._metadata = None
+
+    @property
+    def metadata(self) -> dict:
+        """Free-form annotations (the document tags nodes with its node ids here)."""
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
 
     # ---- identity ------------------------------------------------------------------------
     def name(self) -> str:
@@ -410,8 +419,11 @@ class BackwardIteration:
         if old is None:
             buf[nr] = grad
         elif grad is not None:
-            with grad_mode.set_grad_enabled(self.create_graph):
-                buf[nr] = old + grad
+            if self.create_graph:
+                with grad_mode.enable_grad():
+                    buf[nr] = old + grad
+            else:  # same shape and dtype (validated), nothing to record: add the arrays
+                buf[nr] = old.__class__._wrap(old._data + grad._data, old._backend)
 
     # ---- iteration -----------------------------------------------------------------------
     def __iter__(self):

@@ -9,12 +9,18 @@ from __future__ import annotations
 import functools
 import threading
 
-_state = threading.local()
+class _State(threading.local):
+    # class attributes are the defaults each new thread sees (and make lookups fast)
+    grad = True
+    anomaly = False
+
+
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
     """Whether operations are being recorded for backward right now (torch.is_grad_enabled)."""
-    return getattr(_state, "grad", True)
+    return _state.grad
 
 
 def _set_grad(mode: bool) -> None:
@@ -79,7 +85,7 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801
 # ---- anomaly detection -------------------------------------------------------------------
 
 def is_anomaly_enabled() -> bool:
-    return getattr(_state, "anomaly", False)
+    return _state.anomaly
 
 
 class set_detect_anomaly:  # noqa: N801

@@ -86,7 +86,8 @@ class _Formatter:
         smallest, largest = magnitudes.min(), magnitudes.max()
         self.int_mode = bool(np.all(shown == np.ceil(shown)))
         if _options["sci_mode"] is None:
-            spread = largest / smallest
+            with np.errstate(over="ignore"):  # an overflowing spread is simply huge
+                spread = largest / smallest
             self.sci_mode = bool(spread > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4)
         else:
             self.sci_mode = bool(_options["sci_mode"])

@@ -16,6 +16,13 @@ from visgrad.engine.ops._common import (
 
 def _binary(a, b, compute, float_result=False):
     """Run ``compute(a_data, b_data)`` in the promoted dtype; returns (out, a, b)."""
+    if a.__class__ is Tensor and b.__class__ is Tensor and a._backend is b._backend:
+        ad, bd = a._data, b._data  # the common case: same dtype, same device
+        if ad.dtype == bd.dtype and (not float_result or ad.dtype.kind == "f"):
+            try:
+                return Tensor._wrap(compute(ad, bd), a._backend), a, b
+            except ValueError:
+                raise broadcast_error(ad.shape, bd.shape) from None
     a, b = operand(a), operand(b)
     dt = promote(a, b)
     if float_result:
