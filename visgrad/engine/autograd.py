@@ -21,7 +21,7 @@ import heapq
 import itertools
 import traceback
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from visgrad.engine import grad_mode
@@ -211,31 +211,48 @@ def gradient_edge(t) -> tuple:
     return (acc, 0)
 
 
+_NO_EDGE = (None, 0)
+
+
 def record(node_cls, out, inputs, save=(), **attrs):
     """Attach a new ``node_cls`` to the freshly computed tensor ``out`` when grad is needed.
 
-    ``inputs`` lists the op's differentiable inputs in torch's order; non-tensors (Python
-    scalars) appear as ``None`` edges, as they do in torch's ``next_functions``.
+    ``inputs`` lists the op's differentiable inputs in torch's order, each a Tensor or None;
+    non-tensors (Python scalars) are ``None`` edges, as they are in torch's ``next_functions``.
+    This runs once per op, so it is written for speed.
     """
-    if not grad_mode.is_grad_enabled():
+    state = grad_mode._state
+    if not state.grad:
         return out
+    edges, meta, needed = [], [], False
     for i in inputs:
-        if i is not None and i.__class__ is not float and getattr(i, "_requires_grad", False):
-            break
-    else:
+        if i is not None and i._requires_grad:
+            needed = True
+            fn = i._grad_fn
+            if fn is None:
+                fn = i._acc
+                if fn is None:
+                    fn = i._acc = AccumulateGrad(i)
+                edges.append((fn, 0))
+            else:
+                edges.append((fn, i._output_nr))
+            d = i._data
+            meta.append((d.shape, d.dtype))
+        else:
+            edges.append(_NO_EDGE)
+            meta.append(None)
+    if not needed:
         return out
     node = node_cls()
-    node.next_functions = tuple(gradient_edge(i) for i in inputs)
-    node._input_meta = tuple(
-        (i._data.shape, i._data.dtype) if e[0] is not None else None
-        for i, e in zip(inputs, node.next_functions))
+    node.next_functions = tuple(edges)
+    node._input_meta = tuple(meta)
     out._grad_fn = node
     out._requires_grad = True
     if save:
         node.save(*save)
     if attrs:
         node.__dict__.update(attrs)
-    if grad_mode.is_anomaly_enabled():
+    if state.anomaly:
         node._anomaly_trace = "".join(traceback.format_stack()[:-2])
     return out
 
@@ -262,18 +279,30 @@ class Accumulation:
     after: Any
 
 
-@dataclass
 class BackwardStep:
-    """Everything one executed node did, for the stepper and the canvas."""
+    """Everything one executed node did, for the stepper and the canvas.
 
-    index: int
-    node: Node
-    grads_in: tuple
-    grads_out: tuple = ()
-    hooks: list = field(default_factory=list)
-    accumulation: Accumulation | None = None
-    retained: list = field(default_factory=list)
-    captured: bool = False
+    ``grads_in``: the gradients the node received (after hooks), one per output;
+    ``grads_out``: ``(next_node, output_nr, gradient)`` per ``next_functions`` entry;
+    ``hooks``: HookFiring records; ``accumulation``: set on AccumulateGrad steps;
+    ``retained``: ``(tensor, grad)`` for tensors with ``retain_grad()``.
+    """
+
+    __slots__ = ("index", "node", "grads_in", "grads_out", "hooks", "accumulation", "retained",
+                 "captured")
+
+    def __init__(self, index: int, node: Node, grads_in: tuple):
+        self.index = index
+        self.node = node
+        self.grads_in = grads_in
+        self.grads_out = ()
+        self.hooks = []
+        self.accumulation = None
+        self.retained = []
+        self.captured = False
+
+    def __repr__(self) -> str:
+        return f"<BackwardStep {self.index}: {self.node.name()}>"
 
 
 def _shape_str(shape) -> str:
@@ -445,13 +474,16 @@ class BackwardIteration:
         grads = self._buffers.pop(node, None) or [None] * node._num_outputs
         step = BackwardStep(self.index, node, ())
         self.index += 1
+        state = grad_mode._state
+        previous, state.grad = state.grad, self.create_graph
         try:
-            with grad_mode.set_grad_enabled(self.create_graph):
-                grads_out = self._execute(node, grads, step)
+            grads_out = self._execute(node, grads, step)
         except BaseException:
             self._heap.clear()
             self.done = True
             raise
+        finally:
+            state.grad = previous
         self._route(node, grads_out, step)
         if not self._heap:
             self._finish()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 from visgrad.engine import dtypes
@@ -86,16 +87,29 @@ def float_dtype_for(np_dtype):
     return np_dtype if np_dtype.kind == "f" else _FLOAT32
 
 
-def broadcast_error(sa, sb) -> RuntimeError:
-    ra, rb = tuple(reversed(sa)), tuple(reversed(sb))
-    for i in range(max(len(ra), len(rb))):
-        x = ra[i] if i < len(ra) else 1
-        y = rb[i] if i < len(rb) else 1
-        if x != y and x != 1 and y != 1:
-            dim = max(len(sa), len(sb)) - 1 - i
-            return RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
-                                f"at non-singleton dimension {dim}")
-    return RuntimeError(f"shapes {list(sa)} and {list(sb)} cannot be broadcast")
+def quiet(xp):
+    """Floating-point errors give inf and nan silently, as in torch (numpy would warn)."""
+    errstate = getattr(xp, "errstate", None)
+    return errstate(all="ignore") if errstate is not None else contextlib.nullcontext()
+
+
+def broadcast_error(*shapes) -> RuntimeError:
+    """torch's message for the first pair that fails, broadcasting the shapes left to right."""
+    shapes = [tuple(s) for s in shapes]
+    sa = shapes[0]
+    for sb in shapes[1:]:
+        ra, rb = tuple(reversed(sa)), tuple(reversed(sb))
+        merged = []
+        for i in range(max(len(ra), len(rb))):
+            x = ra[i] if i < len(ra) else 1
+            y = rb[i] if i < len(rb) else 1
+            if x != y and x != 1 and y != 1:
+                dim = max(len(sa), len(sb)) - 1 - i
+                return RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b "
+                                    f"({y}) at non-singleton dimension {dim}")
+            merged.append(x if y == 1 else y)
+        sa = tuple(reversed(merged))
+    return RuntimeError(f"shapes {[list(s) for s in shapes]} cannot be broadcast")
 
 
 def shape_of(x) -> tuple:
@@ -103,8 +117,13 @@ def shape_of(x) -> tuple:
 
 
 def dims_arg(dim, ndim: int) -> tuple:
-    if dim is None:
+    """Reduction dims, wrapped and sorted; None and an empty list mean all dims (as in torch)."""
+    if dim is None or isinstance(dim, (list, tuple)) and len(dim) == 0:
         return tuple(range(ndim))
     if isinstance(dim, (list, tuple)):
-        return tuple(sorted(_wrap_dim(d, ndim) for d in dim))
+        wrapped = [_wrap_dim(d, ndim) for d in dim]
+        for d in wrapped:
+            if wrapped.count(d) > 1:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        return tuple(sorted(wrapped))
     return (_wrap_dim(dim, ndim),)

@@ -9,18 +9,22 @@ from __future__ import annotations
 import math
 
 from visgrad.engine.ops._common import (
-    Node, Tensor, backend_of, broadcast_error, data_as, float_dtype_for, operand, promote,
+    Node, Tensor, backend_of, broadcast_error, data_as, float_dtype_for, operand, promote, quiet,
     record, tensor_or_none, wrap,
 )
 
 
 def _binary(a, b, compute, float_result=False):
-    """Run ``compute(a_data, b_data)`` in the promoted dtype; returns (out, a, b)."""
+    """Run ``compute(a_data, b_data)`` in the promoted dtype; returns (out, a, b).
+
+    Overflow, 0/0 and inf - inf give inf and nan silently, as in torch.
+    """
     if a.__class__ is Tensor and b.__class__ is Tensor and a._backend is b._backend:
         ad, bd = a._data, b._data  # the common case: same dtype, same device
         if ad.dtype == bd.dtype and (not float_result or ad.dtype.kind == "f"):
             try:
-                return Tensor._wrap(compute(ad, bd), a._backend), a, b
+                with quiet(a._backend.xp):
+                    return Tensor._wrap(compute(ad, bd), a._backend), a, b
             except ValueError:
                 raise broadcast_error(ad.shape, bd.shape) from None
     a, b = operand(a), operand(b)
@@ -29,7 +33,8 @@ def _binary(a, b, compute, float_result=False):
         dt = float_dtype_for(dt)
     backend = backend_of(a, b)
     try:
-        out = compute(data_as(a, dt), data_as(b, dt))
+        with quiet(backend.xp):
+            out = compute(data_as(a, dt), data_as(b, dt))
     except ValueError:
         sa = a._data.shape if isinstance(a, Tensor) else ()
         sb = b._data.shape if isinstance(b, Tensor) else ()
@@ -65,12 +70,22 @@ class SubBackward0(Node):
         return g, gb
 
 
-def sub(a, b, *, alpha=1):
-    out, a, b = _binary(a, b, (lambda x, y: x - y) if alpha == 1 else (lambda x, y: x - y * alpha))
-    if a.__class__ is bool or getattr(a, "dtype", None) is not None and a._data.dtype.kind == "b":
+def _check_bool_subtraction(a, b) -> None:
+    """torch refuses ``-`` on bools (Python bools count) before looking at anything else."""
+    a_bool = a.__class__ is bool or isinstance(a, Tensor) and a._data.dtype.kind == "b"
+    b_bool = b.__class__ is bool or isinstance(b, Tensor) and b._data.dtype.kind == "b"
+    if a_bool and b_bool:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if a_bool or b_bool:
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` "
                            "operator instead.")
+
+
+def sub(a, b, *, alpha=1):
+    _check_bool_subtraction(a, b)
+    out, a, b = _binary(a, b, (lambda x, y: x - y) if alpha == 1 else (lambda x, y: x - y * alpha))
     return record(SubBackward0, out, (tensor_or_none(a), tensor_or_none(b)), alpha=alpha)
 
 
@@ -86,6 +101,7 @@ class RsubBackward0(Node):
 
 def rsub(a, b):
     """``b - a`` written as torch does for ``2 - x``: RsubBackward1 with one input."""
+    _check_bool_subtraction(a, b)
     if isinstance(b, Tensor):
         out, a, b = _binary(a, b, lambda x, y: y - x)
         return record(RsubBackward0, out, (tensor_or_none(a), b))
