@@ -200,6 +200,7 @@ def test_higher_order_to_any_order():
     np.testing.assert_allclose(v, t, rtol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
 def test_backward_create_graph_records_grad():
     def program(lib):
         x = lib.tensor(3.0, requires_grad=True)

@@ -62,8 +62,13 @@ class Tensor:
                  "_vc", "_acc", "_retains_grad", "__weakref__", "__dict__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to the Tensor's reflected operator
 
-    def __init__(self, data=None, *, dtype=None, requires_grad=False, device=None):
-        src = tensor(data if data is not None else [], dtype=dtype, device=device)
+    def __init__(self, *args, dtype=None, requires_grad=False, device=None):
+        # torch.Tensor(data) makes float32 data; torch.Tensor(2, 3) makes a (2, 3) tensor
+        if args and all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+            src = zeros(*args, dtype=dtype, device=device)
+        else:
+            data = args[0] if args else []
+            src = tensor(data, dtype=dtype or dtypes.default_float, device=device)
         _init_from(self, src._data, src._backend)
         if requires_grad:
             self.requires_grad_(True)
