@@ -1,0 +1,512 @@
+"""The graph document: nodes, edges, hooks and settings, with fine-grained change events.
+
+The document holds only data (kinds by registry name, parameters as plain values), so it can
+be saved, diffed, undone and tested without the engine or a display. Views subscribe to
+``document.events`` and never keep a second copy of the state.
+
+Example::
+
+    >>> from visgrad.document import GraphDocument
+    >>> doc = GraphDocument()
+    >>> x = doc.add_node("Parameter", label="x", value=3.0)
+    >>> sq = doc.add_node("Pow", exponent=2)
+    >>> doc.connect(x, sq, "x")
+    Edge(source='n1', source_port='out', target='n2', target_port='x')
+    >>> [node.label for node in doc.topological_order()]
+    ['x', 'pow1']
+
+Edits go through :mod:`visgrad.document.operations` (``doc.add_node`` is a shortcut for
+``doc.apply(AddNode(...))``), each reversible, so the Qt layer can wrap one in one undo step.
+The underscored mutators below are the operations' tools: they change one thing, keep the
+invariants and emit one event, and check nothing else.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from visgrad.document import registry
+from visgrad.document.events import EventGroup
+from visgrad.document.expressions import parse_expression
+from visgrad.document.params import Param, ParamError
+
+if TYPE_CHECKING:
+    from visgrad.document.operations import Operation
+
+
+class DocumentError(ValueError):
+    """An edit the document refuses (the document is left as it was)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Hooks
+
+
+HOOK_KINDS: dict[str, str] = {
+    "print": "print the gradient to the log, leave it unchanged",
+    "scale": "multiply the gradient by k",
+    "clamp": "clamp the gradient to [min, max]",
+    "zero": "replace the gradient by zeros",
+    "replace": "replace the gradient by an expression of grad",
+}
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A gradient hook on a node's output tensor (``tensor.register_hook``).
+
+    >>> Hook("scale", k=0.5).describe()
+    'scale by 0.5'
+    """
+
+    kind: str
+    k: float | None = None
+    min: float | None = None
+    max: float | None = None
+    expression: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in HOOK_KINDS:
+            raise DocumentError(f"unknown hook kind {self.kind!r}; known: "
+                                f"{', '.join(HOOK_KINDS)}")
+        wanted = {"scale": {"k"}, "clamp": {"min", "max"}, "replace": {"expression"}}.get(
+            self.kind, set())
+        for name in ("k", "min", "max", "expression"):
+            value = getattr(self, name)
+            if name not in wanted and value is not None:
+                raise DocumentError(f"a {self.kind} hook takes no {name!r}")
+        if self.kind == "scale":
+            object.__setattr__(self, "k", _finite(self.k, "k"))
+        if self.kind == "clamp":
+            low, high = _finite(self.min, "min"), _finite(self.max, "max")
+            if low > high:
+                raise DocumentError(f"clamp hook: min ({low}) is above max ({high})")
+            object.__setattr__(self, "min", low)
+            object.__setattr__(self, "max", high)
+        if self.kind == "replace":
+            if not isinstance(self.expression, str):
+                raise DocumentError("a replace hook needs an expression of grad, "
+                                    "e.g. grad * 0.5")
+            try:
+                parse_expression(self.expression, names={"grad"}, where="hook")
+            except ValueError as exc:
+                raise DocumentError(str(exc)) from None
+
+    def describe(self) -> str:
+        if self.kind == "scale":
+            return f"scale by {self.k:g}"
+        if self.kind == "clamp":
+            return f"clamp to [{self.min:g}, {self.max:g}]"
+        if self.kind == "replace":
+            return f"replace by {self.expression}"
+        return self.kind
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind}
+        for name in ("k", "min", "max", "expression"):
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name)
+        return data
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Hook:
+        unknown = set(data) - {"kind", "k", "min", "max", "expression"}
+        if unknown:
+            raise DocumentError(f"hook has unknown field {sorted(unknown)[0]!r}")
+        return cls(**data)
+
+
+def _finite(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise DocumentError(f"hook {name!r} must be a finite number, got {value!r}")
+    return float(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Nodes and edges
+
+
+@dataclass
+class Node:
+    """One node on the canvas. ``params`` are in stored form (see :mod:`params`)."""
+
+    id: str
+    kind: str
+    params: dict[str, Any]
+    label: str
+    position: tuple[float, float] = (0.0, 0.0)
+    retain_grad: bool = False
+    hooks: list[Hook] = field(default_factory=list)
+
+    @property
+    def kind_info(self) -> registry.NodeKind:
+        return registry.get(self.kind)
+
+    def input_ports(self) -> tuple[registry.Port, ...]:
+        return self.kind_info.input_ports(self.params)
+
+    def output_ports(self) -> tuple[registry.Port, ...]:
+        return self.kind_info.output_ports()
+
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(port.name for port in self.input_ports())
+
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(port.name for port in self.output_ports())
+
+    def copy(self) -> Node:
+        return replace(self, params=copy.deepcopy(self.params), hooks=list(self.hooks))
+
+
+@dataclass(frozen=True)
+class Edge:
+    """From an output port to an input port. An input port has at most one edge."""
+
+    source: str
+    source_port: str
+    target: str
+    target_port: str
+
+    def describe(self, document: GraphDocument | None = None) -> str:
+        def name(node_id: str) -> str:
+            if document is not None and node_id in document.nodes:
+                return document.nodes[node_id].label
+            return node_id
+
+        return f"{name(self.source)}.{self.source_port} → {name(self.target)}.{self.target_port}"
+
+
+# --------------------------------------------------------------------------------------------
+# Document settings: the backward call, training, and what the file says about itself.
+
+OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
+
+SETTINGS: dict[str, Param] = {param.name: param for param in (
+    Param("title", "text", "", "the graph's title"),
+    Param("description", "text", "", "what the graph shows; how to step it",
+          maximum=20_000),
+    Param("backward_node", "text", None, "node id to call backward on (empty: the loss, or "
+          "the last node)", optional=True),
+    Param("gradient", "value", None, "gradient for backward when the output is not a scalar",
+          optional=True),
+    Param("retain_graph", "bool", None, "keep the graph for another backward (empty: as "
+          "create_graph)", optional=True),
+    Param("create_graph", "bool", False, "build a graph of the gradients (higher order)"),
+    Param("detect_anomaly", "bool", False, "stop at the first NaN in backward"),
+    Param("seed", "int", 0, "vg.manual_seed before creating leaves", minimum=0),
+    Param("optimizer", "choice", "SGD", "optimizer for training", OPTIMIZERS),
+    Param("lr", "float", 0.1, "learning rate", minimum=0),
+    Param("steps", "int", 100, "training iterations", minimum=1, maximum=1_000_000),
+    Param("momentum", "float", 0.0, "SGD/RMSprop momentum", minimum=0),
+)}
+
+_ID_PATTERN = re.compile(r"^n\d+$")
+_SHORT_LABELS = {"Tensor": "t", "Parameter": "w", "Data": "data", "Function": "f"}
+
+
+class GraphDocument:
+    """Nodes and edges of one graph, plus its settings; emits an event for every change.
+
+    Events (``doc.events.<name>.connect(callback)``; the callback gets an
+    :class:`~visgrad.document.events.Event`): ``node_added(node, index)``,
+    ``node_removed(node, index)``, ``node_changed(node, field, old, new)`` (field: ``params``
+    with ``name``, ``label``, ``retain_grad``, ``hooks``), ``node_moved(node, old, new)``,
+    ``edge_added(edge)``, ``edge_removed(edge)``, ``settings_changed(name, old, new)``.
+    ``doc.events.any`` sees them all.
+    """
+
+    def __init__(self) -> None:
+        self.events = EventGroup(
+            "node_added", "node_removed", "node_changed", "node_moved", "edge_added",
+            "edge_removed", "settings_changed",
+        )
+        self._nodes: dict[str, Node] = {}
+        self._edges: list[Edge] = []
+        self._settings: dict[str, Any] = {name: p.default for name, p in SETTINGS.items()}
+        self._counter = 0
+
+    # queries -------------------------------------------------------------------------------
+    @property
+    def nodes(self) -> Mapping[str, Node]:
+        """Nodes by id, in insertion order (read-only: edit through operations)."""
+        return _ReadOnly(self._nodes)
+
+    @property
+    def edges(self) -> tuple[Edge, ...]:
+        return tuple(self._edges)
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        return _ReadOnly(self._settings)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(list(self._nodes.values()))
+
+    def __contains__(self, ref: object) -> bool:
+        return isinstance(ref, str | Node) and self.find(ref) is not None
+
+    def node(self, ref: str | Node) -> Node:
+        """The node with this id or label; :class:`KeyError` naming it otherwise."""
+        node = self.find(ref)
+        if node is None:
+            raise KeyError(f"no node with id or label {ref if isinstance(ref, str) else ref.id!r}")
+        return node
+
+    def find(self, ref: str | Node) -> Node | None:
+        if isinstance(ref, Node):
+            return self._nodes.get(ref.id)
+        if ref in self._nodes:
+            return self._nodes[ref]
+        return next((node for node in self._nodes.values() if node.label == ref), None)
+
+    def index_of(self, node_id: str) -> int:
+        return list(self._nodes).index(node_id)
+
+    def edges_into(self, ref: str | Node) -> list[Edge]:
+        node_id = self.node(ref).id
+        return [edge for edge in self._edges if edge.target == node_id]
+
+    def edges_from(self, ref: str | Node) -> list[Edge]:
+        node_id = self.node(ref).id
+        return [edge for edge in self._edges if edge.source == node_id]
+
+    def input_edge(self, ref: str | Node, port: str) -> Edge | None:
+        node_id = self.node(ref).id
+        return next((e for e in self._edges if e.target == node_id and e.target_port == port),
+                    None)
+
+    def graph(self) -> nx.MultiDiGraph:
+        """The nodes and edges as a networkx graph (edge keys are the target ports)."""
+        graph = nx.MultiDiGraph()
+        graph.add_nodes_from(self._nodes)
+        for edge in self._edges:
+            graph.add_edge(edge.source, edge.target, key=edge.target_port, edge=edge)
+        return graph
+
+    def topological_order(self) -> list[Node]:
+        """Nodes so that each comes after its inputs; ties keep insertion order.
+
+        Raises :class:`DocumentError` on a cycle (which operations never create).
+        """
+        order = {node_id: index for index, node_id in enumerate(self._nodes)}
+        try:
+            ids = nx.lexicographical_topological_sort(self.graph(), key=order.__getitem__)
+            return [self._nodes[node_id] for node_id in ids]
+        except nx.NetworkXUnfeasible:
+            raise DocumentError("the graph has a cycle") from None
+
+    def reaches(self, source: str, target: str) -> bool:
+        """Whether a path of edges leads from ``source`` to ``target``."""
+        if source == target:
+            return True
+        children: dict[str, list[str]] = {}
+        for edge in self._edges:
+            children.setdefault(edge.source, []).append(edge.target)
+        seen, stack = {source}, [source]
+        while stack:
+            for child in children.get(stack.pop(), ()):
+                if child == target:
+                    return True
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        return False
+
+    def new_id(self) -> str:
+        while True:
+            self._counter += 1
+            node_id = f"n{self._counter}"
+            if node_id not in self._nodes:
+                return node_id
+
+    def unique_label(self, kind: str) -> str:
+        base = _SHORT_LABELS.get(kind, kind.lower())
+        used = {node.label for node in self._nodes.values()}
+        number = 1
+        while f"{base}{number}" in used:
+            number += 1
+        return f"{base}{number}"
+
+    def check_label(self, label: Any, node_id: str | None = None) -> str:
+        """The label if acceptable: non-empty text, unique, and not shaped like a node id."""
+        if not isinstance(label, str) or not label.strip():
+            raise DocumentError(f"a label must be non-empty text, got {label!r}")
+        label = label.strip()
+        if len(label) > 64:
+            raise DocumentError(f"label {label[:20]!r}... is longer than 64 characters")
+        if _ID_PATTERN.match(label):
+            raise DocumentError(f"label {label!r} looks like a node id; choose another")
+        for node in self._nodes.values():
+            if node.label == label and node.id != node_id:
+                raise DocumentError(f"label {label!r} is already used by node {node.id}")
+        return label
+
+    # edits through operations --------------------------------------------------------------
+    def apply(self, operation: Operation) -> Operation:
+        """Apply a reversible operation and return it (for ``revert`` or an undo stack)."""
+        operation.apply(self)
+        return operation
+
+    def add_node(self, kind: str, *, label: str | None = None,
+                 position: tuple[float, float] = (0.0, 0.0), retain_grad: bool = False,
+                 hooks: Iterable[Hook] = (), **params: Any) -> Node:
+        """Add a node of ``kind`` with ``params``; returns it. Shortcut for ``AddNode``."""
+        from visgrad.document.operations import AddNode  # noqa: PLC0415 - cycle
+
+        operation = AddNode(kind, params, label=label, position=position,
+                            retain_grad=retain_grad, hooks=tuple(hooks))
+        self.apply(operation)
+        return self._nodes[operation.node_id]
+
+    def connect(self, source: str | Node, target: str | Node, target_port: str | None = None,
+                source_port: str = "out") -> Edge:
+        """Connect ``source.source_port`` to ``target.target_port`` (default: first free)."""
+        from visgrad.document.operations import Connect  # noqa: PLC0415 - cycle
+
+        operation = Connect(self.node(source).id, self.node(target).id, target_port,
+                            source_port)
+        self.apply(operation)
+        return operation.edge
+
+    def set_param(self, ref: str | Node, name: str, value: Any) -> None:
+        from visgrad.document.operations import SetParam  # noqa: PLC0415 - cycle
+
+        self.apply(SetParam(self.node(ref).id, name, value))
+
+    def set_setting(self, name: str, value: Any) -> None:
+        from visgrad.document.operations import SetSetting  # noqa: PLC0415 - cycle
+
+        self.apply(SetSetting(name, value))
+
+    # mutators for operations: one change, one event ----------------------------------------
+    def _insert_node(self, node: Node, index: int | None = None) -> None:
+        assert node.id not in self._nodes, node.id
+        items = list(self._nodes.items())
+        index = len(items) if index is None else index
+        items.insert(index, (node.id, node))
+        self._nodes = dict(items)
+        number = node.id[1:]
+        if node.id.startswith("n") and number.isdigit():
+            self._counter = max(self._counter, int(number))
+        self.events.node_added.emit(node=node, index=index)
+
+    def _delete_node(self, node_id: str) -> tuple[Node, int]:
+        assert not any(node_id in (e.source, e.target) for e in self._edges), node_id
+        index = self.index_of(node_id)
+        node = self._nodes.pop(node_id)
+        self.events.node_removed.emit(node=node, index=index)
+        return node, index
+
+    def _insert_edge(self, edge: Edge, index: int | None = None) -> None:
+        assert edge not in self._edges, edge
+        self._edges.insert(len(self._edges) if index is None else index, edge)
+        self.events.edge_added.emit(edge=edge)
+
+    def _delete_edge(self, edge: Edge) -> int:
+        index = self._edges.index(edge)
+        del self._edges[index]
+        self.events.edge_removed.emit(edge=edge)
+        return index
+
+    def _set_param(self, node_id: str, name: str, value: Any) -> None:
+        node = self._nodes[node_id]
+        old = node.params[name]
+        node.params[name] = value
+        self.events.node_changed.emit(node=node, field="params", name=name, old=old, new=value)
+
+    def _set_label(self, node_id: str, label: str) -> None:
+        node = self._nodes[node_id]
+        old, node.label = node.label, label
+        self.events.node_changed.emit(node=node, field="label", name="label", old=old, new=label)
+
+    def _set_retain_grad(self, node_id: str, value: bool) -> None:
+        node = self._nodes[node_id]
+        old, node.retain_grad = node.retain_grad, value
+        self.events.node_changed.emit(node=node, field="retain_grad", name="retain_grad",
+                                      old=old, new=value)
+
+    def _set_hooks(self, node_id: str, hooks: list[Hook]) -> None:
+        node = self._nodes[node_id]
+        old, node.hooks = list(node.hooks), list(hooks)
+        self.events.node_changed.emit(node=node, field="hooks", name="hooks", old=old,
+                                      new=list(hooks))
+
+    def _set_position(self, node_id: str, position: tuple[float, float]) -> None:
+        node = self._nodes[node_id]
+        old, node.position = node.position, position
+        self.events.node_moved.emit(node=node, old=old, new=position)
+
+    def _set_setting(self, name: str, value: Any) -> None:
+        old = self._settings[name]
+        self._settings[name] = value
+        self.events.settings_changed.emit(name=name, old=old, new=value)
+
+    # whole-document helpers ----------------------------------------------------------------
+    def copy(self) -> GraphDocument:
+        """An independent copy with the same ids (events not copied)."""
+        other = GraphDocument()
+        other._nodes = {node_id: node.copy() for node_id, node in self._nodes.items()}
+        other._edges = list(self._edges)
+        other._settings = copy.deepcopy(self._settings)
+        other._counter = self._counter
+        return other
+
+    def to_data(self) -> dict[str, Any]:
+        """Everything in the document as plain data (what :mod:`files` writes)."""
+        return {
+            "settings": copy.deepcopy(self._settings),
+            "nodes": [
+                {"id": n.id, "kind": n.kind, "label": n.label, "position": list(n.position),
+                 "params": copy.deepcopy(n.params), "retain_grad": n.retain_grad,
+                 "hooks": [hook.to_data() for hook in n.hooks]}
+                for n in self._nodes.values()
+            ],
+            "edges": [{"from": [e.source, e.source_port], "to": [e.target, e.target_port]}
+                      for e in self._edges],
+        }
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GraphDocument) and self.to_data() == other.to_data()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<GraphDocument: {len(self._nodes)} nodes, {len(self._edges)} edges>"
+
+
+def coerce_setting(name: str, value: Any) -> Any:
+    if name not in SETTINGS:
+        raise DocumentError(f"unknown setting {name!r}; known: {', '.join(SETTINGS)}")
+    try:
+        return SETTINGS[name].coerce(value)
+    except ParamError as exc:
+        raise DocumentError(f"setting {exc}") from None
+
+
+class _ReadOnly(Mapping):
+    """A read-only view of a dict, so views cannot edit the document behind its back."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return repr(self._data)
