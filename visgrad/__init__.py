@@ -52,3 +52,31 @@ def set_printoptions(**kwargs) -> None:
 
 
 __version__ = "0.1.0"
+
+# Submodules and the document layer load on first use, so `import visgrad` stays light (no
+# networkx, no Qt) for people who only want the engine.
+_LAZY = {
+    "nn": ("visgrad.nn", None),
+    "optim": ("visgrad.optim", None),
+    "load": ("visgrad.document.files", "load"),
+    "save": ("visgrad.document.files", "save"),
+    "GraphFileError": ("visgrad.document.files", "GraphFileError"),
+    "GraphDocument": ("visgrad.document.model", "GraphDocument"),
+    "Session": ("visgrad.document.session", "Session"),
+    "trace": ("visgrad.document.trace", "trace"),
+    "to_dot": ("visgrad.document.dot", "to_dot"),
+    "from_code": ("visgrad.document.code_import", "from_code"),
+    "to_script": ("visgrad.document.code_export", "to_script"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'visgrad' has no attribute {name!r}")
+    import importlib  # noqa: PLC0415
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value

@@ -16,11 +16,12 @@ from collections.abc import Mapping
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return '"' + escaped + '"'
 
 
 def _shape(t) -> str:
-    return "(" + ", ".join(map(str, t.shape)) + ")"
+    return str(tuple(t.shape))
 
 
 def to_dot(output, params: Mapping[str, object] | None = None) -> str:

@@ -853,16 +853,8 @@ def _snapshot(leaf: Any) -> Any:
 
 
 def _next_engine_node(iteration: Any) -> Any:
-    """The engine node the iteration will execute next, to name it if it fails.
-
-    NOTE [peeking the engine]: BackwardIteration has no public "next node", and a failing
-    step raises before returning its BackwardStep, so we read its ready heap (entries are
-    ``(key, tiebreak, node)``). Only used to attach an error to the right node.
-    """
-    heap = getattr(iteration, "_heap", None)
-    if heap:
-        return heap[0][-1]
-    return None
+    """The engine node the iteration will execute next, to name it if it fails."""
+    return iteration.next_node
 
 
 __all__ = [

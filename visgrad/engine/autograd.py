@@ -459,6 +459,11 @@ class BackwardIteration:
         while (step := self.step()) is not None:
             yield step
 
+    @property
+    def next_node(self) -> Node | None:
+        """The node the next ``step()`` will run; None once the pass is over."""
+        return self._heap[0][-1] if self._heap else None
+
     def run(self) -> None:
         """Drain the iteration: this is what ``backward()`` does."""
         while self.step() is not None:
