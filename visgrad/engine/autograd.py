@@ -616,7 +616,9 @@ class BackwardIteration:
                         f"{_shape_str(shape)}")
                 g = sum_to(g, shape)
             if g._data.dtype != dtype:
-                g = g.to(dtype)
+                from visgrad.engine.dtypes import from_numpy  # noqa: PLC0415
+
+                g = g.to(from_numpy(dtype))
             if anomaly and not g._backend.xp.isfinite(g._data).all() and \
                     g._backend.xp.isnan(g._data).any():
                 trace = node._anomaly_trace

@@ -81,8 +81,12 @@ def as_dtype(dtype) -> DType:
 
 
 def _promote_pair(a: DType, b: DType) -> DType:
+    # Across categories the higher one wins as it is (float32 + int64 stays float32 in torch,
+    # where numpy would widen to float64); within a category numpy's widening agrees.
     if a is b:
         return a
+    if a._category != b._category:
+        return a if a._category > b._category else b
     return from_numpy(np.promote_types(a.np, b.np))
 
 

@@ -366,8 +366,36 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self
 
+    # ---- copying and pickling: data through the host, as plain numbers ---------------------
+    def __reduce_ex__(self, protocol):
+        if self._grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
+                               "the deepcopy protocol at the moment.")
+        return (_rebuild, (self._backend.to_host(self._data).copy(), str(self._backend.device),
+                           self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        if self._grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
+                               "the deepcopy protocol at the moment.")
+        out = self.__class__._wrap(self._data.copy(), self._backend)
+        out._requires_grad = self._requires_grad
+        if self._grad is not None:
+            out._grad = self._grad.__deepcopy__(memo)
+        memo[id(self)] = out
+        return out
+
     def is_contiguous(self) -> bool:
         return True
+
+
+def _rebuild(host, device: str, requires_grad: bool) -> Tensor:
+    backend = get_backend(device)
+    out = Tensor._wrap(backend.asarray(host), backend)
+    out._requires_grad = requires_grad
+    return out
 
 
 def _init_from(t: Tensor, data, backend: Backend) -> None:
