@@ -1,0 +1,718 @@
+"""What the canvas draws: node cards with ports, edges with their shape and gradient labels.
+
+Items hold no model state. A :class:`NodeItem` knows its node id and reads the node, the
+validation report and the session's tensors through its scene when it refreshes; edits go
+back through the scene (which pushes undo commands), never into the document directly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+)
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+
+from visgrad.document.formulas import format_number, to_numpy
+from visgrad.qt import resources, theme
+from visgrad.qt.errors import guarded
+
+if TYPE_CHECKING:
+    from visgrad.document.model import Node
+    from visgrad.qt.canvas.scene import GraphScene
+
+NODE_WIDTH = 150.0
+HEADER = 27.0
+ROW = 17.0
+PAD = 5.0
+PORT_RADIUS = 5.0
+PORT_HIT = 9.0
+SIMPLE_BELOW = 0.45  # level of detail under which cards are drawn simplified
+
+UI_FONT = "DejaVu Sans"
+MONO_FONT = "DejaVu Sans Mono"
+
+
+def _font(size: float, bold: bool = False, mono: bool = False) -> QFont:
+    font = QFont(MONO_FONT if mono else UI_FONT)
+    font.setPointSizeF(size)
+    font.setBold(bold)
+    return font
+
+
+FONTS: dict[str, QFont] = {}
+
+
+def fonts() -> dict[str, QFont]:
+    if not FONTS:
+        FONTS.update(title=_font(8.6, bold=True), small=_font(7.0), port=_font(7.2),
+                     mono=_font(7.2, mono=True), badge=_font(7.5, bold=True),
+                     label=_font(6.8, mono=True), big=_font(16, bold=True))
+    return FONTS
+
+
+def short_number(value: Any) -> str:
+    """A number in at most four significant digits (``2.0``, ``-0.105``, ``1.235e+04``)."""
+    if isinstance(value, bool | np.bool_ | int | np.integer):
+        return format_number(value)
+    number = float(value)
+    if number.is_integer() and abs(number) < 1e6:
+        return format_number(number)
+    return f"{number:.4g}"
+
+
+def short_value(value: Any, limit: int = 4) -> str:
+    """A tensor as few characters: ``2.0``, ``[1.0, 2.0]``, ``2×2 of 0.25``, ``⟨3×4⟩``."""
+    array = to_numpy(value)
+    if array is None:
+        return "None"
+    if array.ndim == 0:
+        return short_number(array.item())
+    shape = "×".join(map(str, array.shape))
+    if array.size == 0:
+        return f"⟨{shape}⟩ empty"
+    flat = array.reshape(-1)
+    if array.size > 1 and np.all(flat == flat[0]):
+        return f"{shape} of {short_number(flat[0])}"
+    if array.size <= limit:
+        return _nested(array)
+    return f"⟨{shape}⟩"
+
+
+def _nested(array: np.ndarray) -> str:
+    if array.ndim == 0:
+        return short_number(array.item())
+    return "[" + ", ".join(_nested(row) for row in array) + "]"
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
+class PortItem(QGraphicsItem):
+    """An input or output port: a circle on the card's edge. Dragging it makes an edge."""
+
+    def __init__(self, parent: NodeItem, name: str, is_output: bool, optional: bool) -> None:
+        super().__init__(parent)
+        self.node_item = parent
+        self.name = name
+        self.is_output = is_output
+        self.optional = optional
+        self.hover_state: str | None = None  # "ok" / "refused" while an edge is dragged over
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setZValue(2)
+
+    @property
+    def node_id(self) -> str:
+        return self.node_item.node_id
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return QRectF(-PORT_HIT, -PORT_HIT, 2 * PORT_HIT, 2 * PORT_HIT)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addEllipse(self.boundingRect())
+        return path
+
+    def scene_center(self) -> QPointF:
+        return self.scenePos()
+
+    def connected(self) -> bool:
+        scene = self.scene()
+        return scene is not None and scene.port_connected(self)
+
+    @guarded
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: Any = None) -> None:
+        colors = theme.current()
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < SIMPLE_BELOW:
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        category = self.node_item.category_color()
+        radius = PORT_RADIUS
+        if self.hover_state == "ok":
+            painter.setPen(QPen(colors.color("good"), 2))
+            painter.setBrush(colors.color("good"))
+            radius += 1.5
+        elif self.hover_state == "refused":
+            painter.setPen(QPen(colors.color("error"), 2))
+            painter.setBrush(colors.color("error"))
+            radius += 1.5
+        elif self.connected():
+            painter.setPen(QPen(category, 1.6))
+            painter.setBrush(category)
+        else:
+            pen = QPen(colors.color("port_border"), 1.4)
+            if self.optional:
+                pen.setStyle(Qt.PenStyle.DotLine)
+            painter.setPen(pen)
+            painter.setBrush(colors.color("port"))
+        painter.drawEllipse(QPointF(0, 0), radius, radius)
+
+    # the drag that makes an edge is run by the scene; the port only starts and ends it
+    @guarded
+    def mousePressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        scene = self.scene()
+        if event.button() == Qt.MouseButton.LeftButton and scene is not None:
+            scene.begin_connection(self, event.scenePos())
+            event.accept()
+        else:
+            event.ignore()
+
+    @guarded
+    def mouseMoveEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        scene = self.scene()
+        if scene is not None:
+            scene.update_connection(event.scenePos())
+
+    @guarded
+    def mouseReleaseEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        scene = self.scene()
+        if scene is not None:
+            scene.finish_connection(event.scenePos())
+
+    @guarded
+    def hoverEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        scene = self.scene()
+        if scene is not None:
+            scene.show_port_hint(self)
+
+
+class NodeItem(QGraphicsItem):
+    """A node as a rounded card: header (icon, label, kind or grad_fn), ports, value, grad."""
+
+    def __init__(self, scene: GraphScene, node: Node) -> None:
+        super().__init__()
+        self.node_id = node.id
+        self._scene = scene
+        self.inputs: dict[str, PortItem] = {}
+        self.outputs: dict[str, PortItem] = {}
+        self.height = HEADER + ROW
+        # presentation derived from the document, the validation report and the session
+        self.texts: dict[str, str] = {}
+        self.flags: list[str] = []
+        self.messages: list[tuple[str, str]] = []
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self.setPos(*node.position)
+        self.rebuild_ports()
+
+    # model access ------------------------------------------------------------------------
+    def node(self) -> Node:
+        return self._scene.document.nodes[self.node_id]
+
+    def category_color(self) -> QColor:
+        try:
+            return theme.current().category(self.node().kind_info.category)
+        except KeyError:
+            return theme.current().color("muted")
+
+    # geometry ----------------------------------------------------------------------------
+    def rebuild_ports(self) -> None:
+        """Make the port items match the node's ports (Cat/Function change theirs)."""
+        node = self.node()
+        wanted_in = [(p.name, p.optional) for p in node.input_ports()]
+        wanted_out = [p.name for p in node.output_ports()]
+        if [(n, p.optional) for n, p in self.inputs.items()] != wanted_in or \
+                list(self.outputs) != wanted_out:
+            for port in [*self.inputs.values(), *self.outputs.values()]:
+                port.setParentItem(None)
+                if port.scene() is not None:
+                    port.scene().removeItem(port)
+            self.inputs = {name: PortItem(self, name, False, optional)
+                           for name, optional in wanted_in}
+            self.outputs = {name: PortItem(self, name, True, False) for name in wanted_out}
+        self._place_ports()
+
+    def _rows(self) -> int:
+        return max(len(self.inputs), len(self.outputs), 1)
+
+    def _place_ports(self) -> None:
+        for index, port in enumerate(self.inputs.values()):
+            port.setPos(0, HEADER + ROW * index + ROW / 2)
+        for index, port in enumerate(self.outputs.values()):
+            port.setPos(NODE_WIDTH, HEADER + ROW * index + ROW / 2)
+
+    def body_lines(self) -> list[tuple[str, str]]:
+        """The lines under the header, as (role, text): value, grad, event, error, flags."""
+        lines = []
+        for role in ("value", "grad", "event", "error"):
+            if self.texts.get(role):
+                lines.append((role, self.texts[role]))
+        if self.flags:
+            lines.append(("flags", " ".join(self.flags)))
+        return lines
+
+    def _compute_height(self) -> float:
+        return HEADER + ROW * max(self._rows(), len(self.body_lines())) + PAD
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return QRectF(-4, -4, NODE_WIDTH + 8, self.height + 10)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, NODE_WIDTH, self.height), 9, 9)
+        return path
+
+    # refresh from the model ----------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read label, params, validation and the session's tensors; repaint."""
+        scene = self._scene
+        node = self.node()
+        kind = node.kind_info
+        texts: dict[str, str] = {"label": node.label, "kind": node.kind}
+        flags: list[str] = []
+        info = scene.tensor_info(self.node_id)
+        stage = scene.node_stage(self.node_id)
+        if info is not None and stage is not None:
+            texts["value"] = short_value(info.value)
+            if info.grad_fn:
+                texts["kind"] = info.grad_fn
+            if info.grad is not None:
+                texts["grad"] = short_value(info.grad)
+            if kind.is_source:
+                flags = [name for name, on in (("requires_grad", info.requires_grad),
+                                               ("leaf", info.is_leaf)) if on]
+        elif kind.is_source:
+            value = node.params.get("value")
+            if isinstance(value, str):
+                texts["value"] = value
+            if node.kind == "Parameter" or node.params.get("requires_grad"):
+                flags = ["requires_grad", "leaf"]
+            elif node.kind != "Data":
+                flags = ["leaf"]
+        else:
+            summary = [f"{name}={value}" for name, value in node.params.items()
+                       if value not in (None, False) and name != "no_grad"
+                       and not isinstance(value, list | dict)]
+            if summary:
+                texts["params"] = ", ".join(summary)
+        if node.params.get("no_grad"):
+            flags.append("no_grad")
+        if node.retain_grad and not kind.is_source:
+            flags.append("retains_grad")
+        if node.hooks:
+            flags.append(f"{len(node.hooks)} hook{'s' if len(node.hooks) > 1 else ''}")
+        event = scene.node_event(self.node_id)
+        if event is not None and event[0] == "accumulate":
+            texts["grad"] = event[1]
+        elif event is not None:
+            texts["event"] = event[1]
+        runtime_error = scene.node_runtime_error(self.node_id)
+        if runtime_error:
+            texts["error"] = runtime_error
+        if "params" in texts and "value" not in texts:
+            texts["value"] = texts.pop("params")
+            texts["value_is_params"] = "1"
+        self.texts, self.flags = texts, flags
+        self.messages = scene.node_messages(self.node_id)
+        tooltip = [f"<b>{node.label}</b> — {kind.name}: {kind.description}"]
+        if kind.formula:
+            tooltip.append(f"forward: {kind.formula}")
+        for severity, text in self.messages:
+            tooltip.append(f"<span style='color:{theme.current().colors[severity]}'>"
+                           f"{severity}: {text}</span>")
+        if runtime_error:
+            tooltip.append(f"<span style='color:{theme.current().colors['error']}'>"
+                           f"{runtime_error}</span>")
+        self.setToolTip("<br>".join(tooltip))
+        height = self._compute_height()
+        if height != self.height:
+            self.prepareGeometryChange()
+            self.height = height
+        self.update()
+
+    # painting ----------------------------------------------------------------------------
+    @guarded
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: Any = None) -> None:
+        colors = theme.current()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+        rect = QRectF(0, 0, NODE_WIDTH, self.height)
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        stage = self._scene.highlight_of(self.node_id)
+        category = self.category_color()
+        selected = self.isSelected()
+        if lod < SIMPLE_BELOW:
+            self._paint_simple(painter, rect, category, stage, selected)
+            return
+        # shadow, card, header tint, category bar
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colors.color("node_shadow"))
+        painter.drawRoundedRect(rect.translated(0, 2.5), 9, 9)
+        fill = colors.color("node")
+        if stage == "forward":
+            fill = colors.color("forward_fill")
+        elif stage in ("backward", "hook"):
+            fill = colors.color("backward_fill")
+        painter.setBrush(fill)
+        painter.drawRoundedRect(rect, 9, 9)
+        header = QPainterPath()
+        header.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER + 8), 9, 9)
+        clip = QPainterPath()
+        clip.addRect(QRectF(0, 0, NODE_WIDTH, HEADER))
+        tint = QColor(category)
+        tint.setAlpha(46 if colors.dark else 26)
+        painter.setBrush(tint)
+        painter.drawPath(header.intersected(clip))
+        painter.setPen(QPen(colors.color("node_divider"), 1))
+        painter.drawLine(QPointF(1, HEADER), QPointF(NODE_WIDTH - 1, HEADER))
+        # border: highlight > selection > plain
+        border = QPen(colors.color("node_border"), 1)
+        if stage == "forward":
+            border = QPen(colors.color("forward"), 2.6)
+        elif stage == "backward":
+            border = QPen(colors.color("backward"), 2.6)
+        elif stage == "hook":
+            border = QPen(colors.color("hook"), 2.6)
+        elif selected:
+            border = QPen(colors.color("accent"), 2)
+        painter.setPen(border)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(rect, 9, 9)
+        self._paint_header(painter, colors, category)
+        self._paint_ports(painter, colors)
+        self._paint_body(painter, colors)
+        self._paint_badge(painter, colors)
+
+    def _paint_simple(self, painter: QPainter, rect: QRectF, category: QColor,
+                      stage: str | None, selected: bool) -> None:
+        colors = theme.current()
+        fill = QColor(category)
+        fill.setAlpha(70 if colors.dark else 40)
+        painter.setBrush(colors.color("node"))
+        border = category
+        if stage == "forward":
+            border = colors.color("forward")
+        elif stage in ("backward", "hook"):
+            border = colors.color("backward")
+        elif self.messages and self.messages[0][0] == "error":
+            border = colors.color("error")
+        painter.setPen(QPen(border, 6 if (stage or selected) else 3))
+        painter.drawRoundedRect(rect, 12, 12)
+        painter.setBrush(fill)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawRoundedRect(rect.adjusted(3, 3, -3, -3), 10, 10)
+        painter.setPen(colors.color("node_text"))
+        painter.setFont(fonts()["big"])
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.texts.get("label", ""))
+
+    def _paint_header(self, painter: QPainter, colors: theme.Theme, category: QColor) -> None:
+        node = self.node()
+        kind = node.kind_info
+        ratio = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        pixmap = resources.kind_pixmap(kind.name, kind.category, 18, max(2.0, ratio))
+        painter.drawPixmap(QRectF(7, 5, 18, 18), pixmap, QRectF(pixmap.rect()))
+        title_font, small_font = fonts()["title"], fonts()["small"]
+        kind_text = self.texts.get("kind", "")
+        small_metrics = QFontMetricsF(small_font)
+        right = NODE_WIDTH - 8 - (18 if self.messages or self.texts.get("error") else 0)
+        available = right - 31 - 6
+        # the label wins: it keeps its width up to 60%, the kind or grad_fn gets the rest
+        label_natural = QFontMetricsF(title_font).horizontalAdvance(self.texts.get("label", ""))
+        kind_natural = small_metrics.horizontalAdvance(kind_text)
+        label_width = min(label_natural + 1, max(available - kind_natural, available * 0.6))
+        kind_width = max(0.0, available - label_width)
+        painter.setFont(title_font)
+        painter.setPen(colors.color("node_text"))
+        label = QFontMetricsF(title_font).elidedText(self.texts.get("label", ""),
+                                                     Qt.TextElideMode.ElideRight, label_width)
+        painter.drawText(QRectF(31, 0, label_width, HEADER),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
+        painter.setFont(small_font)
+        has_grad_fn = kind_text != node.kind
+        painter.setPen(colors.color("backward") if has_grad_fn else colors.color("node_muted"))
+        kind_text = small_metrics.elidedText(kind_text, Qt.TextElideMode.ElideRight, kind_width)
+        painter.drawText(QRectF(right - kind_width, 0, kind_width, HEADER),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, kind_text)
+
+    def _paint_ports(self, painter: QPainter, colors: theme.Theme) -> None:
+        painter.setFont(fonts()["port"])
+        painter.setPen(colors.color("node_muted"))
+        for index, name in enumerate(self.inputs):
+            painter.drawText(QRectF(11, HEADER + ROW * index, NODE_WIDTH / 2, ROW),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name)
+        if list(self.outputs) != ["out"]:
+            for index, name in enumerate(self.outputs):
+                painter.drawText(QRectF(NODE_WIDTH / 2 - 11, HEADER + ROW * index,
+                                        NODE_WIDTH / 2, ROW),
+                                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                                 name)
+
+    def _paint_body(self, painter: QPainter, colors: theme.Theme) -> None:
+        mono, small, port = fonts()["mono"], fonts()["small"], fonts()["port"]
+        names = QFontMetricsF(port)
+        left = 11.0 + (max(names.horizontalAdvance(n) for n in self.inputs) + 9
+                       if self.inputs else 0.0)
+        # values sit on the right, by the output port they describe; input names on the left
+        align = Qt.AlignmentFlag.AlignVCenter | (
+            Qt.AlignmentFlag.AlignRight if self.inputs else Qt.AlignmentFlag.AlignLeft)
+        for index, (role, text) in enumerate(self.body_lines()):
+            y = HEADER + ROW * index
+            right = NODE_WIDTH - (13 if index < len(self.outputs) else 9)
+            if role == "flags":
+                self._paint_chips(painter, colors, left, y, right, bool(self.inputs))
+                continue
+            tag = "grad " if role == "grad" else ""
+            color = {"value": colors.color("node_text"), "grad": colors.color("gradient"),
+                     "error": colors.color("error")}.get(role, colors.color("backward"))
+            if role == "value" and self.texts.get("value_is_params"):
+                color = colors.color("node_muted")
+            if role == "event" and text.startswith("hook"):
+                color = colors.color("hook")
+            font = mono if role in ("value", "grad") else small
+            metrics = QFontMetricsF(font)
+            tag_width = QFontMetricsF(small).horizontalAdvance(tag) if tag else 0.0
+            shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight,
+                                       right - left - tag_width)
+            text_width = metrics.horizontalAdvance(shown)
+            text_left = right - text_width if self.inputs else left + tag_width
+            if tag:
+                painter.setFont(small)
+                painter.setPen(colors.color("gradient"))
+                painter.drawText(QRectF(text_left - tag_width, y, tag_width, ROW),
+                                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, tag)
+            painter.setFont(font)
+            painter.setPen(color)
+            painter.drawText(QRectF(text_left, y, text_width + 1, ROW), align, shown)
+
+    def _paint_chips(self, painter: QPainter, colors: theme.Theme, left: float, y: float,
+                     right: float, align_right: bool) -> None:
+        small = fonts()["small"]
+        metrics = QFontMetricsF(small)
+        painter.setFont(small)
+        widths = [metrics.horizontalAdvance(flag) + 8 for flag in self.flags]
+        total = sum(widths) + 4 * (len(widths) - 1)
+        x = max(left, right - total) if align_right else left
+        for flag, chip_width in zip(self.flags, widths, strict=True):
+            chip = QRectF(x, y + 2.5, chip_width, ROW - 5)
+            if chip.right() > right + 0.5:
+                break
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colors.color("chip"))
+            painter.drawRoundedRect(chip, 5, 5)
+            painter.setPen(colors.color("chip_text"))
+            painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, flag)
+            x = chip.right() + 4
+
+    def _paint_badge(self, painter: QPainter, colors: theme.Theme) -> None:
+        severity = None
+        if self.texts.get("error") or any(s == "error" for s, _ in self.messages):
+            severity = "error"
+        elif self.messages:
+            severity = "warning"
+        if severity is None:
+            return
+        center = QPointF(NODE_WIDTH - 13, HEADER / 2)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colors.color(severity))
+        painter.drawEllipse(center, 7, 7)
+        painter.setPen(QColor("white"))
+        painter.setFont(fonts()["badge"])
+        painter.drawText(QRectF(center.x() - 7, center.y() - 7, 14, 14),
+                         Qt.AlignmentFlag.AlignCenter, "!")
+
+    def badge_severity(self) -> str | None:
+        if self.texts.get("error") or any(s == "error" for s, _ in self.messages):
+            return "error"
+        return "warning" if self.messages else None
+
+    # interaction -------------------------------------------------------------------------
+    @guarded(default=lambda: None)
+    def itemChange(self, change: Any, value: Any) -> Any:  # noqa: N802 - Qt override
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            self._scene.node_item_moved(self)
+        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.update()
+        return super().itemChange(change, value)
+
+    def port(self, name: str, output: bool) -> PortItem | None:
+        return (self.outputs if output else self.inputs).get(name)
+
+
+class EdgeItem(QGraphicsItem):
+    """An edge: a curve from an output port to an input port, labelled with its shape, and
+    after backward with the gradient it carried (animated when it has just passed)."""
+
+    def __init__(self, scene: GraphScene, edge: Any) -> None:
+        super().__init__()
+        self.edge = edge
+        self._scene = scene
+        self.path = QPainterPath()
+        self.shape_label = ""
+        self.grad_label = ""
+        self.flow = -1.0  # 0..1 while a gradient animation runs
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setZValue(0)
+        self.setAcceptHoverEvents(True)
+        # the label is its own item above the cards, so a long gradient is never hidden
+        self.label = EdgeLabel(self)
+
+    def labels(self) -> tuple[str, ...]:
+        """The gradient it carried once backward passed, else the shape it carries."""
+        return (self.grad_label,) if self.grad_label else (self.shape_label,)
+
+    def endpoints(self) -> tuple[QPointF, QPointF] | None:
+        source = self._scene.node_item(self.edge.source)
+        target = self._scene.node_item(self.edge.target)
+        if source is None or target is None:
+            return None
+        out = source.port(self.edge.source_port, True)
+        into = target.port(self.edge.target_port, False)
+        if out is None or into is None:
+            return None
+        return out.scenePos(), into.scenePos()
+
+    def update_path(self) -> None:
+        ends = self.endpoints()
+        self.prepareGeometryChange()
+        self.path = QPainterPath() if ends is None else curve(*ends)
+        self.label.place(None if ends is None else self.path.pointAtPercent(0.5))
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return self.path.boundingRect().adjusted(-8, -8, 8, 8)
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10)
+        return stroker.createStroke(self.path)
+
+    @guarded
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: Any = None) -> None:
+        colors = theme.current()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        carried = bool(self.grad_label)
+        color = colors.color("edge")
+        width = 1.8
+        if self.isSelected():
+            color, width = colors.color("edge_selected"), 2.6
+        elif carried:
+            color, width = colors.color("gradient"), 2.0
+        painter.setPen(QPen(color, width if lod >= SIMPLE_BELOW else width * 2.5,
+                            Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self.path)
+        if 0.0 <= self.flow <= 1.0:
+            # the gradient travels backward: from the consumer (target) to the producer
+            glow = QColor(colors.color("gradient"))
+            glow.setAlpha(90)
+            painter.setPen(QPen(glow, 7, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            painter.drawPath(self.path)
+            point = self.path.pointAtPercent(max(0.0, min(1.0, 1.0 - self.flow)))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colors.color("gradient"))
+            painter.drawEllipse(point, 5.5, 5.5)
+
+    @guarded
+    def hoverEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self.setToolTip(self._scene.edge_tooltip(self.edge))
+
+
+class EdgeLabel(QGraphicsItem):
+    """The pill on an edge: the shape it carries, or the gradient it carried back."""
+
+    def __init__(self, edge_item: EdgeItem) -> None:
+        super().__init__()
+        self.edge_item = edge_item
+        self.rect = QRectF()
+        self.setZValue(3)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def text(self) -> str:
+        return self.edge_item.labels()[0]
+
+    def place(self, middle: QPointF | None) -> None:
+        self.prepareGeometryChange()
+        text = self.text()
+        if middle is None or not text:
+            self.rect = QRectF()
+        else:
+            width = QFontMetricsF(fonts()["label"]).horizontalAdvance(text) + 10
+            self.rect = QRectF(middle.x() - width / 2, middle.y() - 7.5, width, 15)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return self.rect.adjusted(-2, -2, 2, 2)
+
+    @guarded
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: Any = None) -> None:
+        if self.rect.isNull():
+            return
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < SIMPLE_BELOW:
+            return
+        colors = theme.current()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        is_grad = bool(self.edge_item.grad_label)
+        painter.setFont(fonts()["label"])
+        painter.setPen(QPen(colors.color("gradient") if is_grad else colors.color("border"), 1))
+        painter.setBrush(colors.color("backward_fill") if is_grad else colors.color("edge_label"))
+        painter.drawRoundedRect(self.rect, 7, 7)
+        painter.setPen(colors.color("gradient") if is_grad else colors.color("edge_label_text"))
+        painter.drawText(self.rect, Qt.AlignmentFlag.AlignCenter, self.text())
+
+
+def curve(start: QPointF, end: QPointF) -> QPainterPath:
+    """A horizontal S-curve between two ports."""
+    path = QPainterPath(start)
+    dx = max(abs(end.x() - start.x()) * 0.5, 40.0)
+    path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y()), end)
+    return path
+
+
+class DragEdgeItem(QGraphicsItem):
+    """The live curve that follows the mouse while an edge is being made."""
+
+    def __init__(self, anchor: PortItem) -> None:
+        super().__init__()
+        self.anchor = anchor
+        self.path = QPainterPath()
+        self.refused = False
+        self.setZValue(5)
+
+    def set_end(self, point: QPointF) -> None:
+        self.prepareGeometryChange()
+        start = self.anchor.scenePos()
+        self.path = curve(start, point) if self.anchor.is_output else curve(point, start)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return self.path.boundingRect().adjusted(-6, -6, 6, 6)
+
+    @guarded
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: Any = None) -> None:
+        colors = theme.current()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        color = colors.color("error") if self.refused else colors.color("accent")
+        painter.setPen(QPen(color, 2.2, Qt.PenStyle.DashLine, Qt.PenCapStyle.RoundCap))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self.path)
+
+
+def distance(a: QPointF, b: QPointF) -> float:
+    return math.hypot(a.x() - b.x(), a.y() - b.y())
+
+
+__all__ = ["DragEdgeItem", "EdgeItem", "EdgeLabel", "NodeItem", "PortItem", "short_value"]
