@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 from visgrad.engine.ops import conversion, indexing, inplace, linalg, pointwise, reductions, shape
 from visgrad.engine.ops import softmax as _softmax
 from visgrad.engine.ops._common import operand
@@ -58,31 +60,47 @@ def _method_dims(fn):
     return method
 
 
+def _operator(fn):
+    """A binary operator that, like torch's, leaves operands it does not take to Python (which
+    then raises "unsupported operand type(s) for +: 'Tensor' and 'str'")."""
+
+    def method(self, other):
+        if other.__class__ is Tensor or other.__class__ in (int, float, bool) or isinstance(
+                other, (Tensor, numbers.Number)) or hasattr(other, "__array_interface__"):
+            return fn(self, other)
+        return NotImplemented
+
+    method.__name__ = getattr(fn, "__name__", "operator")
+    return method
+
+
 def _install() -> None:
     T_ = Tensor
     # arithmetic operators
-    T_.__add__ = T_.__radd__ = add
-    T_.__sub__ = sub
-    T_.__rsub__ = rsub
-    T_.__mul__ = T_.__rmul__ = mul
-    T_.__truediv__ = div
-    T_.__rtruediv__ = rtruediv
-    T_.__pow__ = pow
-    T_.__rpow__ = lambda self, other: pow(operand(other), self)
-    T_.__matmul__ = matmul
-    T_.__rmatmul__ = lambda self, other: matmul(operand(other), self)
+    T_.__add__ = T_.__radd__ = _operator(add)
+    T_.__sub__ = _operator(sub)
+    T_.__rsub__ = _operator(rsub)
+    T_.__mul__ = T_.__rmul__ = _operator(mul)
+    T_.__truediv__ = _operator(div)
+    T_.__rtruediv__ = _operator(rtruediv)
+    T_.__pow__ = _operator(pow)
+    T_.__rpow__ = _operator(lambda self, other: pow(operand(other), self))
+    T_.__matmul__ = lambda self, other: matmul(self, other) if isinstance(
+        other, Tensor) else NotImplemented
+    T_.__rmatmul__ = lambda self, other: matmul(other, self) if isinstance(
+        other, Tensor) else NotImplemented
     T_.__neg__ = neg
     T_.__pos__ = lambda self: self
     T_.__abs__ = abs
-    T_.__floordiv__ = floor_divide
-    T_.__rfloordiv__ = lambda self, other: floor_divide(operand(other), self)
-    T_.__mod__ = remainder
+    T_.__floordiv__ = _operator(floor_divide)
+    T_.__rfloordiv__ = _operator(lambda self, other: floor_divide(operand(other), self))
+    T_.__mod__ = _operator(remainder)
     T_.__eq__ = eq
     T_.__ne__ = ne
-    T_.__lt__ = lt
-    T_.__le__ = le
-    T_.__gt__ = gt
-    T_.__ge__ = ge
+    T_.__lt__ = _operator(lt)
+    T_.__le__ = _operator(le)
+    T_.__gt__ = _operator(gt)
+    T_.__ge__ = _operator(ge)
     T_.__and__ = T_.__rand__ = logical_and
     T_.__or__ = T_.__ror__ = logical_or
     T_.__xor__ = T_.__rxor__ = logical_xor
@@ -114,7 +132,8 @@ def _install() -> None:
                  "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select", "isnan",
                  "isfinite"):
         setattr(T_, name, globals()[name])
-    T_.reshape = T_.view = _method_dims(reshape)
+    T_.reshape = _method_dims(reshape)
+    T_.view = _method_dims(view)
     T_.permute = _method_dims(permute)
     T_.expand = _method_dims(expand)
     T_.T = property(T)
@@ -122,8 +141,8 @@ def _install() -> None:
     T_.negative = neg
     T_.square = lambda self: pow(self, 2)
     T_.logical_not = logical_not_impl
-    T_.view_as = lambda self, other: reshape(self, *other._data.shape)
-    T_.reshape_as = T_.view_as
+    T_.view_as = lambda self, other: view(self, *other._data.shape)
+    T_.reshape_as = lambda self, other: reshape(self, *other._data.shape)
     T_.expand_as = lambda self, other: expand(self, *other._data.shape)
     T_.where = lambda self, condition, other: where(condition, self, other)
 

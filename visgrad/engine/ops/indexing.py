@@ -7,7 +7,7 @@ arrays and boolean masks go through one IndexBackward0; ``x[i] = v`` is CopySlic
 from __future__ import annotations
 
 from visgrad.engine import grad_mode
-from visgrad.engine.ops._common import Node, Tensor, operand, record, wrap
+from visgrad.engine.ops._common import Node, Tensor, operand, record, tensor_or_none, wrap
 from visgrad.engine.tensor import _wrap_dim
 
 
@@ -37,8 +37,23 @@ class IndexBackward0(_IndexedBackward):
 
 
 class IndexPutBackward0(Node):
+    """``self[index] = values`` (or ``+=`` when accumulating): edges (self, values)."""
+
+    mask = None
+
     def backward(self, g):
-        return (g[self.index_key],)
+        gx = gv = None
+        if self.next_functions[0][0] is not None:
+            gx = g if self.mask is None else _zero_where(self.mask, g)
+        if self.next_functions[1][0] is not None:
+            gv = g[_Raw(self.index)]
+        return gx, gv
+
+
+def _zero_where(mask: Tensor, g: Tensor) -> Tensor:
+    from visgrad.engine.ops.pointwise import where  # noqa: PLC0415
+
+    return where(mask, 0.0, g)
 
 
 def scatter_into(g: Tensor, shape, index, accumulate: bool) -> Tensor:
@@ -49,7 +64,7 @@ def scatter_into(g: Tensor, shape, index, accumulate: bool) -> Tensor:
         g._backend.scatter_add(data, index, g._data)
     else:
         data[index] = g._data
-    return record(IndexPutBackward0, wrap(data, g._backend), (g,), index_key=_Raw(index))
+    return record(IndexPutBackward0, wrap(data, g._backend), (None, g), index=index)
 
 
 class _Raw:
@@ -61,14 +76,19 @@ class _Raw:
         self.index = index
 
 
-def select(x: Tensor, dim: int, index: int) -> Tensor:
+def select(x: Tensor, dim: int, index: int, *, real_dim: int | None = None) -> Tensor:
+    """``x.select(dim, index)``; indexing passes the dim of the indexed tensor for its message."""
     n = x._data.ndim
     if n == 0:
         raise IndexError("select() cannot be applied to a 0-dim tensor.")
     d = _wrap_dim(dim, n)
     size = x._data.shape[d]
     if not -size <= index < size:
-        raise IndexError(f"index {index} is out of bounds for dimension {d} with size {size}")
+        if real_dim is not None:
+            raise IndexError(f"index {index} is out of bounds for dimension {real_dim} with size "
+                             f"{size}")
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(x._data.shape)} at dimension {d}")
     key = (slice(None),) * d + (index % size,)
     return record(SelectBackward0, _view_of(x, x._data[key]), (x,),
                   shape=tuple(x._data.shape), index=key)
@@ -76,7 +96,21 @@ def select(x: Tensor, dim: int, index: int) -> Tensor:
 
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     d = _wrap_dim(dim, x._data.ndim)
+    size = x._data.shape[d]
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but "
+                         f"got {start})")
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    start = start % size if start < 0 else start
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
     return _slice(x, d, slice(start, start + length, 1))
+
+
+class AliasBackward0(Node):
+    def backward(self, g):
+        return (g,)
 
 
 def _slice(x: Tensor, d: int, s: slice) -> Tensor:
@@ -97,8 +131,40 @@ def _to_backend_index(x: Tensor, i):
         if i._backend is not x._backend:
             raise RuntimeError("indices should be either on cpu or on the same device as the "
                                "indexed tensor")
-        return i._data
-    return x._backend.asarray(i)
+        data = i._data
+    else:
+        data = x._backend.asarray(i)
+    if data.dtype.kind not in "iub" and not (data.dtype.kind == "f" and data.size == 0):
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    if data.dtype.kind == "f":  # an empty list
+        data = data.astype(_INDEX_DTYPE)
+    return data
+
+
+_INDEX_DTYPE = "int64"
+
+
+def _check_mask(mask, shape: tuple, dim: int) -> None:
+    for j, size in enumerate(mask.shape):
+        if dim + j >= len(shape) or shape[dim + j] != size:
+            raise IndexError(f"The shape of the mask {list(mask.shape)} at index {j} does not "
+                             f"match the shape of the indexed tensor {list(shape)} at index "
+                             f"{dim + j}")
+
+
+def _check_bounds(advanced: list, shape: tuple) -> None:
+    """Integer indices within their dims, checked as torch does (and as CuPy would not)."""
+    k = 0  # torch names a bad index by the rank of its index tensor among the index tensors
+    for d, idx in advanced:
+        if idx.dtype.kind == "b":
+            k += idx.ndim
+            continue
+        size = shape[d]
+        bad = (idx >= size) | (idx < -size)
+        if idx.size and bool(bad.any()):
+            value = int(idx.reshape(-1)[bad.reshape(-1).argmax()])
+            raise IndexError(f"index {value} is out of bounds for dimension {k} with size {size}")
+        k += 1
 
 
 def getitem(x: Tensor, key) -> Tensor:
@@ -107,27 +173,34 @@ def getitem(x: Tensor, key) -> Tensor:
                       shape=tuple(x._data.shape), index=key.index)
     single = not isinstance(key, tuple)
     items = (key,) if single else key
+    if x._data.ndim == 0 and any(isinstance(i, int) and not isinstance(i, bool) or
+                                 isinstance(i, Tensor) and i._data.dtype.kind in "iu"
+                                 for i in items):
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                         "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
     items = tuple(int(i.item()) if isinstance(i, Tensor) and i._data.ndim == 0 and
                   i._data.dtype.kind in "iu" else i for i in items)
     consumed = sum(
         (i._data.ndim if isinstance(i, Tensor) and i._data.dtype.kind == "b" else 1)
-        for i in items if i is not None and i is not Ellipsis)
+        for i in items if i is not None and i is not Ellipsis and not isinstance(i, bool))
     if consumed > x._data.ndim:
         raise IndexError(f"too many indices for tensor of dimension {x._data.ndim}")
     out, dim, advanced = x, 0, []
-    for i in items:
+    for position, i in enumerate(items):  # torch names a bad int index by its position
         if i is None:
             out = out.unsqueeze(dim)
             dim += 1
-        elif i is Ellipsis:
+            continue
+        if i is Ellipsis:
             dim += x._data.ndim - consumed
-        elif isinstance(i, bool):
+            continue
+        if isinstance(i, bool):  # torch: a new dim, indexed by the mask tensor([i])
             out = out.unsqueeze(dim)
-            if not i:
-                out = _slice(out, dim, slice(0, 0, 1))
+            advanced.append((dim, x._backend.xp.asarray([i])))
             dim += 1
-        elif isinstance(i, int) or hasattr(i, "__index__") and not _is_advanced(i):
-            out = select(out, dim, int(i))
+            continue
+        if isinstance(i, int) or hasattr(i, "__index__") and not _is_advanced(i):
+            out = select(out, dim, int(i), real_dim=position)
         elif isinstance(i, slice):
             size = out._data.shape[dim]
             start, stop, step = i.indices(size) if (i.step or 1) > 0 else (0, 0, 1)
@@ -139,33 +212,63 @@ def getitem(x: Tensor, key) -> Tensor:
         elif _is_advanced(i):
             idx = _to_backend_index(x, i)
             advanced.append((dim, idx))
+            if idx.dtype.kind == "b":
+                _check_mask(idx, tuple(out._data.shape), dim)
             dim += idx.ndim if idx.dtype.kind == "b" else 1
         else:
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
                              "byte Variables are valid indices (got "
                              f"{type(i).__name__})")
     if not advanced:
+        if out is x:  # nothing but full slices and ellipses: an alias, as torch returns
+            return record(AliasBackward0, _view_of(x, x._data[...]), (x,))
         return out
+    _check_bounds(advanced, tuple(out._data.shape))
     index, pos = [], 0
     for d, idx in advanced:
         index.extend([slice(None)] * (d - pos))
         index.append(idx)
         pos = d + (idx.ndim if idx.dtype.kind == "b" else 1)
     index = tuple(index)
-    try:
-        data = out._data[index]
-    except IndexError as exc:
-        raise IndexError(str(exc).replace("axis", "dimension")) from None
+    data = out._data[index]
     return record(IndexBackward0, wrap(data, x._backend), (out,),
                   shape=tuple(out._data.shape), index=index)
 
 
 # ---- writing: x[key] = value ---------------------------------------------------------------
 
-def _numpy_key(x: Tensor, key):
-    items = key if isinstance(key, tuple) else (key,)
-    return tuple(_to_backend_index(x, i) if _is_advanced(i) else
-                 (int(i) if isinstance(i, Tensor) else i) for i in items)
+def _numpy_key(x: Tensor, items: tuple) -> tuple:
+    return tuple(_to_backend_index(x, i) if _is_advanced(i) else i for i in items)
+
+
+def _setitem_kind(x: Tensor, items: tuple) -> str:
+    """How torch writes ``x[items] = v``: "whole" (copy_ or fill_ on x itself), "index"
+    (index_put_ on x: IndexPutBackward0) or "view" (into a view of x: CopySlices)."""
+    consumed = sum(i._data.ndim if isinstance(i, Tensor) and i._data.dtype.kind == "b" else 1
+                   for i in items if i is not None and i is not Ellipsis and
+                   not isinstance(i, bool))
+    dim, full_only, advanced = 0, True, False
+    for i in items:
+        if i is Ellipsis:
+            dim += x._data.ndim - consumed
+        elif isinstance(i, slice):
+            size = x._data.shape[dim] if dim < x._data.ndim else 0
+            full_only &= i.indices(size) == (0, size, 1)
+            dim += 1
+        elif _is_advanced(i):
+            advanced = True
+            dim += i._data.ndim if isinstance(i, Tensor) and i._data.dtype.kind == "b" else 1
+        else:  # an int, None or a bool: the target is a view
+            full_only = False
+            dim += 0 if i is None or isinstance(i, bool) else 1
+    if not full_only:
+        return "view"
+    return "index" if advanced else "whole"
+
+
+def _broadcastable(shape: tuple, to: tuple) -> bool:
+    return len(shape) <= len(to) and all(
+        s == 1 or s == t for s, t in zip(reversed(shape), reversed(to)))
 
 
 class CopySlices(Node):
@@ -175,36 +278,71 @@ class CopySlices(Node):
     def backward(self, g):
         gx = gv = None
         if self.next_functions[0][0] is not None:
-            from visgrad.engine.ops.pointwise import where  # noqa: PLC0415
-
-            gx = where(self.mask, 0.0, g)
+            gx = _zero_where(self.mask, g)
         if self.next_functions[1][0] is not None:
             gv = g[_Raw(self.index)]
         return gx, gv
 
 
 def setitem(x: Tensor, key, value) -> None:
-    from visgrad.engine.ops.inplace import check_inplace, snapshot  # noqa: PLC0415
+    """``x[key] = value`` as torch records it: CopyBackwards or FillBackward3 when the key is
+    the whole tensor, IndexPutBackward0 for advanced indices on x itself, and CopySlices when
+    the write goes into a view of x."""
+    from visgrad.engine.ops.inplace import (  # noqa: PLC0415
+        LEAF_MESSAGE, apply_inplace, copy_, fill_,
+    )
+    from visgrad.engine.ops.shape import expand, view  # noqa: PLC0415
+    from visgrad.engine.tensor import _SCALAR_NAME  # noqa: PLC0415
 
     value = operand(value)
-    index = _numpy_key(x, key)
-    value_requires = isinstance(value, Tensor) and value._requires_grad
-    recording = grad_mode.is_grad_enabled() and (x._requires_grad or value_requires)
-    check_inplace(x)
-    src = snapshot(x) if recording else None
-    vdata = value._data if isinstance(value, Tensor) else value
-    try:
-        x._data[index] = vdata.astype(x._data.dtype) if isinstance(value, Tensor) else vdata
-    except (ValueError, IndexError) as exc:
-        raise RuntimeError(str(exc)) from None
-    x._vc[0] += 1
-    if recording:
-        xp = x._backend.xp
-        mask = xp.zeros(x._data.shape, dtype=bool)
+    items = key if isinstance(key, tuple) else (key,)
+    items = tuple(int(i.item()) if isinstance(i, Tensor) and i._data.ndim == 0 and
+                  i._data.dtype.kind in "iu" else i for i in items)
+    with grad_mode.no_grad():
+        slot_shape = tuple(getitem(x, items)._data.shape)  # raises torch's index errors
+    kind = _setitem_kind(x, items)
+    advanced = any(_is_advanced(i) for i in items)
+    if kind == "view" and x._requires_grad and x._grad_fn is None and \
+            grad_mode.is_grad_enabled():
+        raise RuntimeError("a view of " + LEAF_MESSAGE)
+    if isinstance(value, Tensor) and not advanced:  # copy_ semantics: broadcast (copy casts)
+        if value._data.ndim and tuple(value._data.shape) != slot_shape:
+            shape = tuple(value._data.shape)
+            while shape and shape[0] == 1:
+                shape = shape[1:]
+            value = view(value, *shape)
+            if shape != slot_shape:
+                value = expand(value, *slot_shape)
+    elif isinstance(value, Tensor):  # index_put_ semantics
+        if value._data.dtype != x._data.dtype:
+            raise RuntimeError("Index put requires the source and destination dtypes match, got "
+                               f"{_SCALAR_NAME[str(x._data.dtype)]} for the destination and "
+                               f"{_SCALAR_NAME[str(value._data.dtype)]} for the source.")
+        if not _broadcastable(tuple(value._data.shape), slot_shape):
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(value._data.shape)} "
+                               f"cannot be broadcast to indexing result of shape "
+                               f"{list(slot_shape)}")
+    if kind == "whole":
+        if isinstance(value, Tensor) and value._data.ndim:
+            copy_(x, value)
+        else:
+            fill_(x, value if isinstance(value, Tensor) else
+                  wrap(x._backend.xp.asarray(value, dtype=x._data.dtype), x._backend))
+        return
+    index = _numpy_key(x, items)
+    vdata = value._data.astype(x._data.dtype, copy=False) if isinstance(value, Tensor) else value
+    node = IndexPutBackward0 if kind == "index" else CopySlices
+
+    def compute(src: Tensor) -> Tensor:
+        data = src._data.copy()
+        data[index] = vdata
+        out = wrap(data, src._backend)
+        if not grad_mode.is_grad_enabled():
+            return out
+        mask = src._backend.xp.zeros(src._data.shape, dtype=bool)
         mask[index] = True
-        node_out = wrap(x._data, x._backend)
-        record(CopySlices, node_out, (src, value if isinstance(value, Tensor) else None),
-               mask=wrap(mask, x._backend), index=index)
-        x._grad_fn = node_out._grad_fn
-        x._output_nr = 0
-        x._requires_grad = True
+        return record(node, out, (src, tensor_or_none(value)), mask=wrap(mask, src._backend),
+                      index=index)
+
+    apply_inplace(x, compute, value)
+

@@ -61,27 +61,50 @@ def apply_inplace(x: Tensor, compute, *others) -> Tensor:
     return x
 
 
-class FillBackward0(Node):
+class FillBackward2(Node):  # fill_(number)
     def backward(self, g):
         return (g * 0,)
 
 
-def fill_(x: Tensor, value) -> Tensor:
+class ZeroBackward0(FillBackward2):  # zero_()
+    pass
+
+
+class FillBackward3(Node):  # fill_(0-d tensor): the value gets the sum of the gradient
+    def backward(self, g):
+        gv = g.sum() if self.next_functions[1][0] is not None else None
+        return g * 0, gv
+
+
+def fill_(x: Tensor, value, *, node=None) -> Tensor:
     value = operand(value)
-    v = value.item() if isinstance(value, Tensor) else value
+    if isinstance(value, Tensor):
+        if value._data.ndim != 0:
+            raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value._data.ndim} dimensions.")
+        v = value._data.astype(x._data.dtype)  # stays on the device
+
+        def compute(src):
+            data = x._backend.xp.broadcast_to(v, src._data.shape).copy()
+            return record(FillBackward3, wrap(data, x._backend), (src, value))
+
+        return apply_inplace(x, compute, value)
 
     def compute(src):
-        out = wrap(x._backend.xp.full(src._data.shape, v, dtype=src._data.dtype), x._backend)
-        return record(FillBackward0, out, (src,))
+        out = wrap(x._backend.xp.full(src._data.shape, value, dtype=src._data.dtype), x._backend)
+        return record(node or FillBackward2, out, (src,))
 
     return apply_inplace(x, compute)
 
 
 def zero_(x: Tensor) -> Tensor:
-    return fill_(x, 0)
+    return fill_(x, 0, node=ZeroBackward0)
 
 
 class CopyBackwards(Node):
+    def name(self) -> str:
+        return "torch::autograd::CopyBackwards"
+
     def backward(self, g):
         gs = g.to(self.src_dtype) if self.next_functions[1][0] is not None else None
         return g * 0, gs

@@ -10,7 +10,7 @@ import math
 
 from visgrad.engine.ops._common import (
     Node, Tensor, backend_of, broadcast_error, data_as, float_dtype_for, operand, promote, quiet,
-    record, tensor_or_none, wrap,
+    record, shape_of, tensor_or_none, wrap,
 )
 
 
@@ -150,7 +150,8 @@ class ReciprocalBackward0(Node):
 
 def reciprocal(x):
     dt = float_dtype_for(x._data.dtype)
-    out = wrap(1 / data_as(x, dt), x._backend)
+    with quiet(x._backend.xp):
+        out = wrap(1 / data_as(x, dt), x._backend)
     return record(ReciprocalBackward0, out, (x,), save=(out,))
 
 
@@ -190,7 +191,7 @@ class PowBackward1(Node):
         a, b, result = self.saved_tensors
         ga = gb = None
         if self.next_functions[0][0] is not None:
-            ga = g * (b * a ** (b - 1))
+            ga = where(b == 0, 0.0, g * (b * a ** (b - 1)))  # torch: no gradient where b == 0
         if self.next_functions[1][0] is not None:
             zero_base = (a == 0) & (b >= 0)
             gb = g * where(zero_base, 0.0, result * log(a))
@@ -202,21 +203,40 @@ class PowBackward2(Node):
         (result,) = self.saved_tensors
         if self.base == 0:
             return (g * where(self._exp_nonneg(), 0.0, result * -math.inf),)
-        return (g * (result * math.log(self.base)),)
+        log_base = math.log(self.base) if self.base > 0 else math.nan  # torch: log(-2) is nan
+        return (g * (result * log_base),)
 
     def _exp_nonneg(self):
         return self.exponent_ref >= 0
 
 
+def _power(xp, x, y):
+    """``x ** y``; for integers a negative exponent gives what torch gives (0, or +-1 for a base
+    of +-1) where numpy would refuse."""
+    if getattr(y, "dtype", None) is None or y.dtype.kind not in "iu" or not (
+            x.__class__ is int or getattr(x, "dtype", None) is not None and x.dtype.kind in "iu"):
+        return x ** y
+    if x.__class__ is int:
+        x = xp.asarray(x, dtype=y.dtype)
+    negative = y < 0
+    whole = x ** xp.where(negative, 0, y)
+    odd = (y % 2) != 0
+    special = xp.where(x == 1, 1, xp.where(x == -1, xp.where(odd, -1, 1), 0)).astype(whole.dtype)
+    return xp.where(negative, special, whole)
+
+
 def pow(a, b):  # noqa: A001 - torch's name
     a, b = operand(a), operand(b)
     if isinstance(a, Tensor) and not isinstance(b, Tensor):
+        if a._data.dtype.kind in "biu" and b.__class__ is int and b < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
         out, _, _ = _binary(a, b, lambda x, y: x ** y)
         return record(PowBackward0, out, (a,), save=(a,), exponent=b)
+    xp = backend_of(a, b).xp
     if not isinstance(a, Tensor):
-        out, _, _ = _binary(a, b, lambda x, y: x ** y)
+        out, _, _ = _binary(a, b, lambda x, y: _power(xp, x, y))
         return record(PowBackward2, out, (b,), save=(out,), base=a, exponent_ref=b)
-    out, _, _ = _binary(a, b, lambda x, y: x ** y)
+    out, _, _ = _binary(a, b, lambda x, y: _power(xp, x, y))
     return record(PowBackward1, out, (a, b), save=(a, b, out))
 
 
@@ -224,7 +244,8 @@ def pow(a, b):  # noqa: A001 - torch's name
 
 def _unary(x, fn):
     dt = float_dtype_for(x._data.dtype)
-    return wrap(fn(data_as(x, dt)), x._backend)
+    with quiet(x._backend.xp):
+        return wrap(fn(data_as(x, dt)), x._backend)
 
 
 class ExpBackward0(Node):
@@ -305,9 +326,8 @@ def sigmoid(x):
     xp = x._backend.xp
 
     def fn(d):
-        # exp(-|d|) never overflows; both branches give 1 / (1 + exp(-d))
-        e = xp.exp(-xp.abs(d))
-        return xp.where(d >= 0, 1 / (1 + e), e / (1 + e)).astype(d.dtype)
+        # torch's formula: in float32, exp(100) is inf and sigmoid(-100) exactly 0, as in torch
+        return (1 / (1 + xp.exp(-d))).astype(d.dtype, copy=False)
 
     out = _unary(x, fn)
     return record(SigmoidBackward0, out, (x,), save=(out,))
@@ -352,16 +372,62 @@ class ClampBackward1(Node):
         return (where(inside, g, 0.0),)
 
 
+class ClampBackward0(Node):
+    """clamp with tensor bounds: the gradient goes to whichever of x, min, max was the output."""
+
+    def backward(self, g):
+        x, lo, hi = self.saved_tensors
+        gx = g_lo = g_hi = None
+        if lo is not None and hi is not None:
+            if self.next_functions[0][0] is not None:
+                gx = where((x >= lo) & (x <= hi), g, 0.0)
+            if self.next_functions[1][0] is not None:
+                g_lo = where((x < lo) & (lo < hi), g, 0.0)
+            if self.next_functions[2][0] is not None:
+                g_hi = where((x > hi) | (hi < lo), g, 0.0)
+        elif lo is not None:
+            gx = where(x >= lo, g, 0.0) if self.next_functions[0][0] is not None else None
+            g_lo = where(x < lo, g, 0.0) if self.next_functions[1][0] is not None else None
+        else:
+            gx = where(x <= hi, g, 0.0) if self.next_functions[0][0] is not None else None
+            g_hi = where(x > hi, g, 0.0) if self.next_functions[2][0] is not None else None
+        return gx, g_lo, g_hi
+
+
+def _clamp_tensors(x, lo, hi):
+    from visgrad.engine import dtypes  # noqa: PLC0415
+
+    if not isinstance(lo, (Tensor, type(None))) or not isinstance(hi, (Tensor, type(None))):
+        raise TypeError("clamp() received an invalid combination of arguments: min and max must "
+                        "both be Tensors or both be numbers")
+    dt = dtypes.result_type(*(t for t in (x, lo, hi) if t is not None)).np
+    xp = x._backend.xp
+    try:
+        d = data_as(x, dt)
+        if lo is not None:
+            d = xp.maximum(d, data_as(lo, dt))
+        if hi is not None:
+            d = xp.minimum(d, data_as(hi, dt))
+    except ValueError:
+        raise broadcast_error(*(t._data.shape for t in (x, lo, hi) if t is not None)) from None
+    return record(ClampBackward0, wrap(d, x._backend), (x, lo, hi), save=(x, lo, hi))
+
+
 def clamp(x, min=None, max=None):  # noqa: A002 - torch's names
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return _clamp_tensors(x, min, max)
     xp = x._backend.xp
     d = x._data
+    dt = promote(x, 0.0 if float in (type(min), type(max)) else 0)  # int tensor, float bound
+    if d.dtype != dt:
+        d = d.astype(dt)
     if min is not None:
         d = xp.maximum(d, d.dtype.type(min) if d.dtype.kind == "f" else min)
     if max is not None:
         d = xp.minimum(d, d.dtype.type(max) if d.dtype.kind == "f" else max)
-    out = wrap(d.astype(x._data.dtype, copy=False), x._backend)
+    out = wrap(d.astype(dt, copy=False), x._backend)
     return record(ClampBackward1, out, (x,), save=(x,), min=min, max=max)
 
 
@@ -411,7 +477,12 @@ def where(condition, a, b):
     condition = operand(condition)
     a, b = operand(a), operand(b)
     if not isinstance(condition, Tensor) or condition._data.dtype.kind != "b":
-        raise RuntimeError("where expected condition to be a boolean tensor")
+        from visgrad.engine.tensor import _SCALAR_NAME  # noqa: PLC0415
+
+        got = _SCALAR_NAME[str(condition._data.dtype)] if isinstance(condition, Tensor) else \
+            type(condition).__name__
+        raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {got}")
     dt = promote(a, b)
     backend = condition._backend
     for t in (a, b):
@@ -420,8 +491,7 @@ def where(condition, a, b):
     try:
         data = backend.xp.where(condition._data, data_as(a, dt), data_as(b, dt))
     except ValueError:
-        raise broadcast_error(condition._data.shape,
-                              a._data.shape if isinstance(a, Tensor) else ()) from None
+        raise broadcast_error(condition._data.shape, shape_of(a), shape_of(b)) from None
     if data.dtype != dt:
         data = data.astype(dt)
     out = wrap(data, backend)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 
 from visgrad.engine import dtypes
-from visgrad.engine.ops._common import Node, Tensor, dims_arg, record, wrap
+from visgrad.engine.ops._common import Node, Tensor, dims_arg, quiet, record, wrap
 from visgrad.engine.tensor import _wrap_dim
 
 
@@ -37,9 +37,15 @@ def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001 - torch's name
     if dim is None:
         out = wrap(d.sum(dtype=np_dt).reshape(()), x._backend)
         return record(SumBackward0, out, (x,), shape=tuple(d.shape))
-    dims = dims_arg(dim, d.ndim) if d.ndim else ()
+    dims = dims_arg(dim, d.ndim) if d.ndim else _check_0d(dim)
     out = wrap(d.sum(axis=dims, keepdims=keepdim, dtype=np_dt), x._backend)
     return record(SumBackward1, out, (x,), shape=tuple(d.shape), dims=dims, keepdim=keepdim)
+
+
+def _check_0d(dim) -> tuple:
+    """A 0-d tensor reduces over dim 0 or -1 (and nothing else); numpy wants no axes."""
+    dims_arg(dim, 0)
+    return ()
 
 
 class MeanBackward0(Node):
@@ -59,15 +65,19 @@ def mean(x, dim=None, keepdim=False, dtype=None):
         name = {"int64": "Long", "int32": "Int", "bool": "Bool"}.get(str(np_dt), str(np_dt))
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {name}")
+    xp = x._backend.xp
     if dim is None:
-        out = wrap(d.mean(dtype=np_dt).reshape(()).astype(np_dt, copy=False), x._backend)
+        with quiet(xp):  # the mean of nothing is nan, silently
+            out = wrap((d.sum(dtype=np_dt) / np_dt.type(d.size)).reshape(()).astype(
+                np_dt, copy=False), x._backend)
         return record(MeanBackward0, out, (x,), shape=tuple(d.shape), count=builtins.max(d.size, 1))
-    dims = dims_arg(dim, d.ndim) if d.ndim else ()
+    dims = dims_arg(dim, d.ndim) if d.ndim else _check_0d(dim)
     count = 1
     for k in dims:
         count *= d.shape[k]
-    out = wrap(d.mean(axis=dims, keepdims=keepdim, dtype=np_dt).astype(np_dt, copy=False),
-               x._backend)
+    with quiet(xp):
+        out = wrap((d.sum(axis=dims, keepdims=keepdim, dtype=np_dt) / np_dt.type(count)).astype(
+            np_dt, copy=False), x._backend)
     return record(MeanBackward1, out, (x,), shape=tuple(d.shape), dims=dims, keepdim=keepdim,
                   count=count)
 
@@ -105,7 +115,10 @@ class _EvenlyDistribute(Node):
 
     def backward(self, g):
         x, y = self.saved_tensors
-        mask = x == y
+        xp = x._backend.xp
+        # a nan maximum is where the nans are, as in torch
+        mask = wrap(xp.isnan(x._data) if bool(xp.isnan(y._data)) else x._data == y._data,
+                    x._backend)
         count = mask._data.sum()
         return (where_mask(mask, g / count.item()),)
 
@@ -125,6 +138,8 @@ class _SelectIndex(Node):
         (indices,) = self.saved_tensors
         xp = indices._backend.xp
         dim, shape = self.dim, self.shape
+        if not shape:  # a 0-d input is its own maximum
+            return (g,)
         idx = indices._data if self.keepdim else xp.expand_dims(indices._data, dim)
         positions = xp.arange(shape[dim]).reshape(
             tuple(shape[dim] if k == dim else 1 for k in range(len(shape))))

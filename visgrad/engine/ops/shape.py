@@ -10,6 +10,9 @@ def _infer_shape(shape, numel: int) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     shape = tuple(int(s) for s in shape)
+    for i, s in enumerate(shape):
+        if s < -1:
+            raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {list(shape)}")
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
     known = 1
@@ -34,6 +37,64 @@ class UnsafeViewBackward0(ViewBackward0):
     pass
 
 
+class ReshapeAliasBackward0(ViewBackward0):
+    pass
+
+
+# NOTE [reshape: view or copy]
+# torch's reshape is a view (ViewBackward0) of a contiguous tensor, an alias with new strides
+# (ReshapeAliasBackward0) where the strides allow one, and otherwise a contiguous clone viewed
+# (UnsafeViewBackward0 over CloneBackward0). The backend arrays carry strides (numpy's and
+# CuPy's views stride as torch's do), so the choice, and the grad_fns, follow torch's.
+
+def _element_strides(data) -> tuple:
+    item = data.itemsize
+    return tuple(st // item for st in data.strides)
+
+
+def _is_contiguous(data) -> bool:
+    """torch's is_contiguous: row-major strides, ignoring dims of size 1."""
+    if data.size == 0:
+        return True
+    expected = 1
+    for size, stride in zip(reversed(data.shape), reversed(_element_strides(data))):
+        if size != 1:
+            if stride != expected:
+                return False
+            expected *= size
+    return True
+
+
+def _viewable(data, new_shape) -> bool:
+    """Whether ``data`` can take ``new_shape`` without a copy (torch's computeStride)."""
+    shape, strides = tuple(data.shape), _element_strides(data)
+    if not shape or data.size == 0:
+        return True
+    view_d = len(new_shape) - 1
+    base = strides[-1]
+    tensor_numel = view_numel = 1
+    for d in range(len(shape) - 1, -1, -1):
+        tensor_numel *= shape[d]
+        # a chunk of dims ends where the next one out is not laid out right after it
+        if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != tensor_numel * base):
+            while view_d >= 0 and (view_numel < tensor_numel or new_shape[view_d] == 1):
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return False
+            if d > 0:
+                base = strides[d - 1]
+                tensor_numel = view_numel = 1
+    return view_d == -1
+
+
+def contiguous(x: Tensor) -> Tensor:
+    """torch's ``x.contiguous()``: x itself, or a row-major clone (CloneBackward0)."""
+    if _is_contiguous(x._data):
+        return x
+    return record(CloneBackward0, wrap(x._data.copy(order="C"), x._backend), (x,))
+
+
 def _view_of(x: Tensor, data) -> Tensor:
     out = wrap(data, x._backend)
     out._vc = x._vc  # a view shares its base's version counter, as in torch
@@ -42,11 +103,20 @@ def _view_of(x: Tensor, data) -> Tensor:
 
 def reshape(x: Tensor, *shape) -> Tensor:
     new = _infer_shape(shape, x._data.size)
+    if _is_contiguous(x._data):
+        node = ViewBackward0
+    elif _viewable(x._data, new):
+        node = ReshapeAliasBackward0
+    else:
+        return unsafe_view(contiguous(x), new)
+    out = _view_of(x, x._data.reshape(new))
+    return record(node, out, (x,), shape=tuple(x._data.shape))
+
+
+def view(x: Tensor, *shape) -> Tensor:
+    new = _infer_shape(shape, x._data.size)
     out = _view_of(x, x._data.reshape(new))
     return record(ViewBackward0, out, (x,), shape=tuple(x._data.shape))
-
-
-view = reshape
 
 
 def unsafe_view(x: Tensor, shape) -> Tensor:
@@ -142,9 +212,13 @@ class SqueezeBackward1(Node):
         return (g,)
 
 
-class SqueezeBackward4(Node):
+class SqueezeBackward2(Node):  # squeeze(dims)
     def backward(self, g):
         return (g.reshape(self.shape),)
+
+
+class SqueezeBackward4(SqueezeBackward2):  # in-place squeeze_(dim), inside matmul
+    pass
 
 
 def squeeze(x: Tensor, dim=None) -> Tensor:
@@ -161,12 +235,12 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
     return record(SqueezeBackward1, _view_of(x, data), (x,), dim=d, squeezed=squeezed)
 
 
-def squeeze_dims(x: Tensor, dims) -> Tensor:
+def squeeze_dims(x: Tensor, dims, node=SqueezeBackward2) -> Tensor:
     n = x._data.ndim
     dims = {_wrap_dim(d, n) for d in dims}
     shape = x._data.shape
     new = tuple(s for k, s in enumerate(shape) if not (k in dims and s == 1))
-    return record(SqueezeBackward4, _view_of(x, x._data.reshape(new)), (x,), shape=tuple(shape))
+    return record(node, _view_of(x, x._data.reshape(new)), (x,), shape=tuple(shape))
 
 
 class ExpandBackward0(Node):
@@ -179,16 +253,18 @@ def expand(x: Tensor, *sizes) -> Tensor:
         sizes = tuple(sizes[0])
     shape = x._data.shape
     if len(sizes) < len(shape):
-        raise RuntimeError(f"expand(torch.FloatTensor{{{list(shape)}}}, size={list(sizes)}): the "
-                           "number of sizes provided ({}) must be greater or equal to the number "
-                           "of dimensions in the tensor ({})".format(len(sizes), len(shape)))
+        from visgrad.engine.tensor import legacy_type_name  # noqa: PLC0415
+
+        raise RuntimeError(f"expand({legacy_type_name(x)}{{{list(shape)}}}, size={list(sizes)}): "
+                           f"the number of sizes provided ({len(sizes)}) must be greater or "
+                           f"equal to the number of dimensions in the tensor ({len(shape)})")
     lead = len(sizes) - len(shape)
     target = []
     for i, s in enumerate(sizes):
         if s == -1:
             if i < lead:
                 raise RuntimeError("The expanded size of the tensor (-1) isn't allowed in a "
-                                   "leading, non-existing dimension 0")
+                                   f"leading, non-existing dimension {i}")
             s = shape[i - lead]
         elif i >= lead and shape[i - lead] != 1 and shape[i - lead] != s:
             raise RuntimeError(
@@ -208,7 +284,8 @@ class CloneBackward0(Node):
 
 
 def clone(x: Tensor) -> Tensor:
-    return record(CloneBackward0, wrap(x._data.copy(), x._backend), (x,))
+    # order="K" keeps the layout (a transposed tensor's clone is transposed too), as torch does
+    return record(CloneBackward0, wrap(x._data.copy(order="K"), x._backend), (x,))
 
 
 class CatBackward0(Node):
@@ -223,15 +300,17 @@ class CatBackward0(Node):
 def cat(tensors, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     backend = tensors[0]._backend
     dt = tensors[0]._data.dtype
     for other in tensors[1:]:
         same_backend(tensors[0], other)
         dt = promote(wrap(backend.xp.zeros((1,), dtype=dt), backend), other)
     ndim = tensors[0]._data.ndim
-    if ndim == 0:
-        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    for i, t in enumerate(tensors):
+        if t._data.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
+                               "concatenated")
     d = _wrap_dim(dim, ndim)
     ref = tensors[0]._data.shape
     for i, other in enumerate(tensors[1:], start=1):

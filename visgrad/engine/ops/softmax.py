@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from visgrad.engine import dtypes
-from visgrad.engine.ops._common import Node, Tensor, float_dtype_for, record, wrap
+from visgrad.engine.ops._common import Node, Tensor, float_dtype_for, quiet, record, wrap
 from visgrad.engine.tensor import _wrap_dim
 
 
-def _prepare(x: Tensor, dim, dtype):
+def _prepare(x: Tensor, dim, dtype, name="softmax"):
     if dim is None:
-        raise TypeError("softmax() missing required argument 'dim'")
+        raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
     d = x._data
+    k = _wrap_dim(dim, d.ndim) if d.ndim else _wrap_dim(dim, 0) * 0
+    if dtype is None and d.dtype.kind != "f":  # torch has no integer softmax kernels
+        from visgrad.engine.tensor import _SCALAR_NAME  # noqa: PLC0415
+
+        kernel = f"{name}_lastdim_kernel_impl" if k == max(d.ndim - 1, 0) else f"{name}_kernel_impl"
+        type_name = _SCALAR_NAME[str(d.dtype)]
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{type_name}\'')
     dt = dtypes.as_dtype(dtype).np if dtype is not None else float_dtype_for(d.dtype)
     if d.dtype != dt:
         d = d.astype(dt)
-    k = _wrap_dim(dim, d.ndim) if d.ndim else 0
     return d, k
 
 
@@ -30,8 +36,9 @@ def softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
     if d.ndim == 0:
         out = wrap(xp.ones_like(d), x._backend)
     else:
-        e = xp.exp(d - d.max(axis=k, keepdims=True))
-        out = wrap(e / e.sum(axis=k, keepdims=True), x._backend)
+        with quiet(xp):  # a row of -inf gives nan, silently
+            e = xp.exp(d - d.max(axis=k, keepdims=True))
+            out = wrap(e / e.sum(axis=k, keepdims=True), x._backend)
     return record(SoftmaxBackward0, out, (x,), save=(out,), dim=k)
 
 
@@ -42,11 +49,12 @@ class LogSoftmaxBackward0(Node):
 
 
 def log_softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
-    d, k = _prepare(x, dim, dtype)
+    d, k = _prepare(x, dim, dtype, "log_softmax")
     xp = x._backend.xp
     if d.ndim == 0:
         out = wrap(xp.zeros_like(d), x._backend)
     else:
-        shifted = d - d.max(axis=k, keepdims=True)
-        out = wrap(shifted - xp.log(xp.exp(shifted).sum(axis=k, keepdims=True)), x._backend)
+        with quiet(xp):
+            shifted = d - d.max(axis=k, keepdims=True)
+            out = wrap(shifted - xp.log(xp.exp(shifted).sum(axis=k, keepdims=True)), x._backend)
     return record(LogSoftmaxBackward0, out, (x,), save=(out,), dim=k)
