@@ -37,6 +37,17 @@ def square(x):  # torch.square(x) is x ** 2 (PowBackward0)
     return _ops.pow(x, 2)
 
 
+def show(*outputs, names=None) -> int:
+    """Open the app on the graph that produced ``outputs`` (traced), steppable and editable.
+
+    ``names`` maps labels to tensors, e.g. ``vg.show(loss, names={"w": w, "loss": loss})``.
+    """
+    from visgrad.document.trace import trace  # noqa: PLC0415
+    from visgrad.qt.show import show_document  # noqa: PLC0415
+
+    return show_document(trace(*outputs, names=names))
+
+
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 
