@@ -80,7 +80,6 @@ def creation(name, fn, marks=()):
     return pytest.param(fn, id=name, marks=marks)
 
 
-TENSOR_PY = pytest.mark.xfail(strict=True, reason="engine: tensor.py creation (see report)")
 RANGE_ROUNDING = pytest.mark.xfail(
     strict=True, reason="engine: tensor.py computes float arange/linspace in float64 and rounds; "
     "torch's formulas (start + i * step in the dtype; linspace from both ends) differ by an ulp")
@@ -107,10 +106,9 @@ CREATIONS = [
     creation("numpy-float64-scalar", lambda m: m.tensor(np.float64(2.5))),
     creation("numpy-float32-scalar", lambda m: m.tensor(np.float32(2.5))),
     creation("numpy-int-scalar", lambda m: m.tensor(np.int64(2))),
-    creation("list-of-numpy-scalars", lambda m: m.tensor([np.float64(1.0), np.float64(2.0)]),
-             marks=TENSOR_PY),
+    creation("list-of-numpy-scalars", lambda m: m.tensor([np.float64(1.0), np.float64(2.0)])),
     creation("list-of-0d-tensors", lambda m: m.tensor([m.tensor(1.0), m.tensor(2.0)])),
-    creation("from-tensor", lambda m: m.tensor(m.tensor([1, 2])), marks=TENSOR_PY),
+    creation("from-tensor", lambda m: m.tensor(m.tensor([1, 2]))),
     creation("from-tensor-values", lambda m: m.tensor(m.tensor([1, 2]).tolist())),
     creation("dtype-float64", lambda m: m.tensor([1, 2], dtype=m.float64)),
     creation("dtype-int64-truncates", lambda m: m.tensor([1.7, -2.7], dtype=m.int64)),

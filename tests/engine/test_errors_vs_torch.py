@@ -70,13 +70,9 @@ def _modified_saved_tensor(m):
     z.sum().backward()
 
 
-VIEW_TRACKING = pytest.mark.xfail(
-    strict=True, reason="engine: views do not know their base (no 'a view of a leaf' refusal)")
 VIEW_STRIDES = pytest.mark.xfail(
     strict=True, reason="engine: view() accepts a non-viewable layout (it copies silently); "
     "torch refuses it (and contiguous() does not copy, see report)")
-TENSOR_PY = pytest.mark.xfail(
-    strict=True, reason="engine: message differs in tensor.py (see report)")
 
 BROADCAST = [
     case("add", lambda m: m.ones(2, 3) + m.ones(4)),
@@ -229,11 +225,10 @@ INDEXING = [
 AUTOGRAD = [
     case("int-tensor-requires-grad", lambda m: m.tensor([1, 2], requires_grad=True)),
     case("int-requires-grad_", lambda m: m.ones(2, dtype=m.int64).requires_grad_()),
-    case("bool-factory-requires-grad", lambda m: m.zeros(2, dtype=m.bool, requires_grad=True),
-         marks=TENSOR_PY),
-    case("arange-requires-grad", lambda m: m.arange(3, requires_grad=True), marks=TENSOR_PY),
+    case("bool-factory-requires-grad", lambda m: m.zeros(2, dtype=m.bool, requires_grad=True)),
+    case("arange-requires-grad", lambda m: m.arange(3, requires_grad=True)),
     case("int-requires-grad-setter",
-         lambda m: setattr(m.ones(2, dtype=m.int64), "requires_grad", True), marks=TENSOR_PY),
+         lambda m: setattr(m.ones(2, dtype=m.int64), "requires_grad", True)),
     case("non-leaf-requires-grad-false",
          lambda m: (m.ones(2, requires_grad=True) * 2).requires_grad_(False)),
     case("leaf-add_", lambda m: m.ones(2, requires_grad=True).add_(1)),
@@ -245,14 +240,12 @@ AUTOGRAD = [
     case("leaf-setitem-view", _leaf_setitem),
     case("leaf-setitem-index", _leaf_index_put),
     case("leaf-setitem-whole", _leaf_whole_write),
-    case("leaf-inplace-through-view", lambda m: m.ones(2, requires_grad=True)[0].add_(1),
-         marks=VIEW_TRACKING),
+    case("leaf-inplace-through-view", lambda m: m.ones(2, requires_grad=True)[0].add_(1)),
     case("backward-non-scalar", lambda m: (m.ones(2, requires_grad=True) * 2).backward()),
     case("backward-without-grad", lambda m: m.ones(2).sum().backward()),
     case("backward-twice", _backward_twice),
     case("backward-too-few-gradients", lambda m: m.autograd.backward(
-        [(m.ones(2, requires_grad=True) * 2).sum()], []),
-        marks=pytest.mark.xfail(strict=True, reason="engine: autograd.py swaps the two counts")),
+        [(m.ones(2, requires_grad=True) * 2).sum()], [])),
     case("saved-tensor-modified", _modified_saved_tensor),
     case("retain-grad-without-grad", lambda m: m.ones(2).retain_grad()),
     case("hook-without-grad", lambda m: m.ones(2).register_hook(lambda g: g)),
@@ -261,7 +254,7 @@ AUTOGRAD = [
     case("grad-of-no-grad-input",
          lambda m: m.autograd.grad((m.ones(2, requires_grad=True) * 2).sum(), [m.ones(2)])),
     case("assign-grad-of-other-size",
-         lambda m: setattr(m.ones(2, requires_grad=True), "grad", m.ones(3)), marks=TENSOR_PY),
+         lambda m: setattr(m.ones(2, requires_grad=True), "grad", m.ones(3))),
 ]
 
 CASTS_AND_CONVERSIONS = [
@@ -310,14 +303,13 @@ CASTS_AND_CONVERSIONS = [
     case("add-list", lambda m: m.ones(2) + [1, 2]),
     case("lt-none", lambda m: m.ones(2) < None),
     case("pow-str", lambda m: m.ones(2) ** "a"),
-    case("zeros-negative", lambda m: m.zeros(-1), marks=TENSOR_PY),
+    case("zeros-negative", lambda m: m.zeros(-1)),
     case("ones-negative", lambda m: m.ones(2, -1)),
     case("full-negative", lambda m: m.full((-1,), 2.0)),
     case("arange-step-zero", lambda m: m.arange(0, 5, 0)),
-    case("arange-int-dtype-fractional-step", lambda m: m.arange(0, 2.5, 0.5, dtype=m.int64),
-         marks=TENSOR_PY),
-    case("ragged-list", lambda m: m.tensor([[1, 2], [3]]), marks=TENSOR_PY),
-    case("string-data", lambda m: m.tensor("a"), marks=TENSOR_PY),
+    case("arange-int-dtype-fractional-step", lambda m: m.arange(0, 2.5, 0.5, dtype=m.int64)),
+    case("ragged-list", lambda m: m.tensor([[1, 2], [3]])),
+    case("string-data", lambda m: m.tensor("a")),
 ]
 
 

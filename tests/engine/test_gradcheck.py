@@ -21,16 +21,10 @@ def leaves(*shapes, positive=False, seed=0):
     return tuple(out)
 
 
-SECOND_INPUT = pytest.mark.xfail(
-    strict=True, reason="engine: gradcheck finds an input's position with inputs.index(x), "
-    "which compares tensors with == (elementwise) before it reaches x (see report)")
-GRADGRAD = pytest.mark.xfail(
-    strict=True, reason="engine: gradgradcheck's numerical Jacobian runs the first derivative "
-    "under no_grad, where autograd.grad has no graph to differentiate (see report)")
 
 
 def check(name, fn, *shapes, positive=False):
-    marks = SECOND_INPUT if len(shapes) > 1 else ()
+    marks = ()
     return pytest.param(fn, shapes, positive, id=name, marks=marks)
 
 
@@ -69,7 +63,7 @@ def test_gradcheck_passes_on_ops(fn, shapes, positive):
     assert gradcheck(fn, leaves(*shapes, positive=positive))
 
 
-SMOOTH = [pytest.param(*c.values, id=c.id, marks=GRADGRAD) for c in CHECKS
+SMOOTH = [pytest.param(*c.values, id=c.id) for c in CHECKS
           if c.id in ("pow-scalar", "exp-log-sqrt", "trig", "tanh-sigmoid", "softmax")]
 
 
@@ -78,7 +72,6 @@ def test_gradgradcheck_passes_on_smooth_ops(fn, shapes, positive):
     assert gradgradcheck(fn, leaves(*shapes, positive=positive))
 
 
-@SECOND_INPUT
 def test_gradcheck_agrees_with_torch_on_the_same_functions():
     """Both libraries accept the same correct gradients of the same function."""
     for lib in (vg, torch):
@@ -133,7 +126,6 @@ def test_gradcheck_passes_on_a_correct_custom_function():
     assert gradcheck(Square.apply, (x,))
 
 
-@GRADGRAD
 def test_gradgradcheck_passes_on_a_correct_custom_function():
     (x,) = leaves((3,))
     assert gradgradcheck(Square.apply, (x,))
@@ -151,7 +143,6 @@ def test_gradcheck_returns_false_when_asked_not_to_raise():
     assert gradcheck(WrongSquare.apply, (x,), raise_exception=False) is False
 
 
-@SECOND_INPUT
 def test_gradcheck_names_the_wrong_input():
     a, b = leaves((3,), (3,), seed=1)
     with pytest.raises(GradcheckError, match="with respect to input 1"):
@@ -211,7 +202,6 @@ def test_a_backward_detached_inside_passes_gradcheck():
     assert gradcheck(DetachedSquare.apply, (x,))
 
 
-@GRADGRAD
 def test_gradgradcheck_catches_a_wrong_second_derivative():
     (x,) = leaves((3,))
     assert gradgradcheck(DetachedSquare.apply, (x,), raise_exception=False) is False

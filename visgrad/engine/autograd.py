@@ -337,7 +337,7 @@ class BackwardIteration:
         tensors = list(tensors)
         grad_tensors = list(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
         if len(grad_tensors) != len(tensors):
-            raise RuntimeError(f"got {len(grad_tensors)} tensors and {len(tensors)} gradients")
+            raise RuntimeError(f"got {len(tensors)} tensors and {len(grad_tensors)} gradients")
         self.create_graph = bool(create_graph)
         self.retain_graph = self.create_graph if retain_graph is None else bool(retain_graph)
         self.accumulate = accumulate

@@ -28,9 +28,10 @@ def _numerical_jacobian(func, inputs, i, out_index, eps):
     x = inputs[i]
     flat = x._data.reshape(-1)
     columns = []
+    # func runs with grad mode on: for gradgradcheck it calls autograd.grad itself.
     for k in range(flat.size):
         orig = flat[k].item()
-        with grad_mode.no_grad():
+        with grad_mode.enable_grad():
             flat[k] = orig + eps
             plus = _as_tuple(func(*inputs))[out_index]._data.astype("float64").reshape(-1)
             flat[k] = orig - eps
@@ -76,7 +77,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     for oi in range(len(outputs)):
         analytical = _analytical_jacobian(outputs, inputs, oi, diff_inputs)
         for ii, x in enumerate(diff_inputs):
-            index = inputs.index(x) if any(x is t for t in inputs) else ii
+            index = next(k for k, t in enumerate(inputs) if t is x)
             numerical = _numerical_jacobian(func, inputs, index, oi, eps)
             for k, col in enumerate(numerical):
                 for j in range(col.size):

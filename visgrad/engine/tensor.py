@@ -59,7 +59,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_backend", "_grad", "_grad_fn", "_requires_grad", "_output_nr",
-                 "_vc", "_acc", "_retains_grad", "__weakref__", "__dict__")
+                 "_vc", "_acc", "_retains_grad", "_base", "__weakref__", "__dict__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to the Tensor's reflected operator
 
     def __init__(self, *args, dtype=None, requires_grad=False, device=None):
@@ -144,6 +144,9 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
+        if flag and self._grad_fn is None and self._data.dtype.kind not in "fc":
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients")
         self.requires_grad_(flag)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -180,7 +183,10 @@ class Tensor:
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
                                 f"type {type(value).__name__}")
             if value._data.shape != self._data.shape:
-                raise RuntimeError("assigned grad has data of a different size")
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value._data.shape)}' to a "
+                    f"tensor of size '{list(self._data.shape)}'. Please ensure that the gradient "
+                    "and the tensor are the same size")
         self._grad = value
 
     @property
@@ -314,7 +320,7 @@ class Tensor:
             self._backend.to_host(self._data), dtype_name=self.dtype.name,
             device="cpu" if device.type == "cpu" else str(device),
             requires_grad=self._requires_grad and self._grad_fn is None,
-            grad_fn_name=self._grad_fn.name() if self._grad_fn is not None else None)
+            grad_fn_name=type(self._grad_fn).__name__ if self._grad_fn is not None else None)
 
     __str__ = __repr__
 
@@ -408,6 +414,7 @@ def _init_from(t: Tensor, data, backend: Backend) -> None:
     t._vc = [0]
     t._acc = None
     t._retains_grad = False
+    t._base = None
 
 
 def _wrap_dim(dim: int, ndim: int) -> int:
@@ -462,17 +469,35 @@ def _host_array(data):
     """Nested Python data (possibly containing 0-d tensors) -> a host numpy array."""
     import numpy  # noqa: PLC0415 - host-side parsing of user literals, before any device
 
-    def unwrap(x):
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+
+    def unwrap(x, dim):
         if isinstance(x, Tensor):
             return x._backend.to_host(x._data)
         if isinstance(x, (list, tuple)):
-            return [unwrap(v) for v in x]
+            items = [unwrap(v, dim + 1) for v in x]
+            lengths = {len(v) if isinstance(v, list) else -1 for v in items}
+            if len(lengths) > 1:
+                first = len(items[0]) if isinstance(items[0], list) else 0
+                bad = next(v for v in items if (len(v) if isinstance(v, list) else 0) != first)
+                raise ValueError(f"expected sequence of length {first} at dim {dim + 1} "
+                                 f"(got {len(bad) if isinstance(bad, list) else 0})")
+            return items
+        if isinstance(x, (str, bytes)):
+            raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
         return x
 
-    arr = numpy.asarray(unwrap(data))
+    arr = numpy.asarray(unwrap(data, 0))
     if arr.dtype == object:
         raise TypeError(f"could not make a tensor from {type(data).__name__} data")
     return arr
+
+
+def _first_leaf(data):
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return data
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -486,6 +511,10 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     """
     backend = get_backend(device or _default_device[0])
     if isinstance(data, Tensor):
+        warnings.warn(
+            "To copy construct from a tensor, it is recommended to use sourceTensor.detach()."
+            "clone() or sourceTensor.detach().clone().requires_grad_(True), rather than "
+            "torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
         src = data._data if data._backend is backend else backend.asarray(
             data._backend.to_host(data._data))
         arr = src.copy()
@@ -497,7 +526,8 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
         arr = data.astype(dt.np, copy=True)
     else:
         host = _host_array(data)
-        from_numpy = _is_numpy_array(data)
+        # numpy arrays and numpy scalars keep their dtype, as torch keeps them
+        from_numpy = _is_numpy_array(data) or _is_numpy_array(_first_leaf(data))
         if dtype is not None:
             dt = dtypes.as_dtype(dtype)
         elif host.dtype.kind == "f" and not from_numpy:
@@ -508,11 +538,14 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
             dt = dtypes.from_numpy(host.dtype)
         arr = backend.asarray(host.astype(dt.np, copy=True))
     out = Tensor._wrap(arr, backend)
-    if requires_grad:
-        if arr.dtype.kind not in "fc":
-            raise RuntimeError(
-                "Only Tensors of floating point and complex dtype can require gradients")
-        out.requires_grad_(True)
+    return _factory_grad(out) if requires_grad else out
+
+
+def _factory_grad(out: Tensor) -> Tensor:
+    """requires_grad=True given to a factory (torch's message differs from requires_grad_)."""
+    if out._data.dtype.kind not in "fc":
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+    out._requires_grad = True
     return out
 
 
@@ -555,12 +588,13 @@ def _filled(fill, size, dtype, device, requires_grad, default=None) -> Tensor:
     backend = get_backend(device or _default_device[0])
     dt = dtypes.as_dtype(dtype) if dtype is not None else (default or dtypes.default_float)
     out = Tensor._wrap(backend.xp.full(size, fill, dtype=dt.np), backend)
-    if requires_grad:
-        out.requires_grad_(True)
-    return out
+    return _factory_grad(out) if requires_grad else out
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    flat = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+    if any(isinstance(s, int) and s < 0 for s in flat):
+        raise RuntimeError("zeros: Dimension size must be non-negative.")
     return _filled(0, _size_args(size), dtype, device, requires_grad)
 
 
@@ -607,11 +641,20 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         dt = dtypes.as_dtype(dtype)
     if step == 0:
         raise RuntimeError("step must be nonzero")
-    # computed in float64 then cast, as torch does for float ranges
-    data = backend.xp.arange(start, end, step, dtype="float64" if dt.is_floating_point
-                             else "int64").astype(dt.np)
+    if not dt.is_floating_point and int(step) == 0:
+        raise ValueError("step must be nonzero")
+    import math  # noqa: PLC0415
+
+    count = max(0, math.ceil((end - start) / step))
+    xp = backend.xp
+    if dt.is_floating_point:
+        # start + i * step in float64, then rounded to the dtype. (torch's CPU kernel computes
+        # vectorised chunks in the dtype itself, so its last bit depends on the SIMD width.)
+        data = (xp.arange(count, dtype="float64") * float(step) + float(start)).astype(dt.np)
+    else:
+        data = (xp.arange(count, dtype="int64") * int(step) + int(start)).astype(dt.np)
     out = Tensor._wrap(data, backend)
-    return out.requires_grad_(True) if requires_grad else out
+    return _factory_grad(out) if requires_grad else out
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -621,14 +664,14 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) ->
         raise RuntimeError("number of steps must be non-negative")
     data = backend.xp.linspace(start, end, int(steps), dtype="float64").astype(dt.np)
     out = Tensor._wrap(data, backend)
-    return out.requires_grad_(True) if requires_grad else out
+    return _factory_grad(out) if requires_grad else out
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     backend = get_backend(device or _default_device[0])
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float
     out = Tensor._wrap(backend.xp.eye(n, m, dtype=dt.np), backend)
-    return out.requires_grad_(True) if requires_grad else out
+    return _factory_grad(out) if requires_grad else out
 
 
 # Random numbers come from one host generator and are then moved to the device, so a seed gives
@@ -661,7 +704,7 @@ def _random(sample, size, dtype, device, requires_grad) -> Tensor:
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float
     host = sample(_rng(), _size_args(size)).astype(dt.np)
     out = Tensor._wrap(backend.asarray(host), backend)
-    return out.requires_grad_(True) if requires_grad else out
+    return _factory_grad(out) if requires_grad else out
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:

@@ -14,6 +14,7 @@ from visgrad.engine.tensor import _wrap_dim
 def _view_of(x: Tensor, data) -> Tensor:
     out = wrap(data, x._backend)
     out._vc = x._vc
+    out._base = x._base if x._base is not None else x
     return out
 
 
@@ -294,7 +295,11 @@ def setitem(x: Tensor, key, value) -> None:
     from visgrad.engine.ops.shape import expand, view  # noqa: PLC0415
     from visgrad.engine.tensor import _SCALAR_NAME  # noqa: PLC0415
 
+    from visgrad.engine.ops.inplace import check_inplace  # noqa: PLC0415
+
     value = operand(value)
+    if x._base is not None:
+        check_inplace(x, value)
     items = key if isinstance(key, tuple) else (key,)
     items = tuple(int(i.item()) if isinstance(i, Tensor) and i._data.ndim == 0 and
                   i._data.dtype.kind in "iu" else i for i in items)

@@ -16,9 +16,25 @@ from visgrad.engine.tensor import _SCALAR_NAME
 LEAF_MESSAGE = "a leaf Variable that requires grad is being used in an in-place operation."
 
 
-def check_inplace(x: Tensor) -> None:
-    if x._requires_grad and x._grad_fn is None and grad_mode.is_grad_enabled():
+VIEW_MESSAGE = (
+    "in-place operations on a view of a tensor that is part of an autograd graph are not "
+    "supported by visgrad yet (torch would rebase the base tensor's history onto CopySlices). "
+    "Write into the base tensor itself (base[index] = value) or compute the result out of place.")
+
+
+def check_inplace(x: Tensor, *others) -> None:
+    """Refuse what torch refuses, and what visgrad cannot record faithfully (never a silently
+    wrong gradient): in-place on a view whose base is in a graph."""
+    if not grad_mode.is_grad_enabled():
+        return
+    if x._requires_grad and x._grad_fn is None:
         raise RuntimeError(LEAF_MESSAGE)
+    base = x._base
+    if base is not None and (base._requires_grad or any(
+            isinstance(o, Tensor) and o._requires_grad for o in others)):
+        if base._requires_grad and base._grad_fn is None:
+            raise RuntimeError("a view of " + LEAF_MESSAGE)
+        raise RuntimeError(VIEW_MESSAGE)
 
 
 def snapshot(x: Tensor) -> Tensor:
@@ -31,7 +47,7 @@ def snapshot(x: Tensor) -> Tensor:
 
 def apply_inplace(x: Tensor, compute, *others) -> Tensor:
     """Write ``compute(x)`` into x's storage; ``others`` are the op's other operands."""
-    check_inplace(x)
+    check_inplace(x, *others)
     others_require = any(isinstance(o, Tensor) and o._requires_grad for o in others)
     recording = grad_mode.is_grad_enabled() and (x._requires_grad or others_require)
     if recording:

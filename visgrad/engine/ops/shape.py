@@ -98,6 +98,7 @@ def contiguous(x: Tensor) -> Tensor:
 def _view_of(x: Tensor, data) -> Tensor:
     out = wrap(data, x._backend)
     out._vc = x._vc  # a view shares its base's version counter, as in torch
+    out._base = x._base if x._base is not None else x
     return out
 
 
