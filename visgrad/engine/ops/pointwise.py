@@ -355,9 +355,15 @@ def abs(x):  # noqa: A001 - torch's name
     return record(AbsBackward0, wrap(x._backend.xp.abs(x._data), x._backend), (x,), save=(x,))
 
 
+class SignBackward0(Node):
+    def backward(self, g):
+        return (g * 0,)
+
+
 def sign(x):
-    """No gradient flows through sign (its derivative is zero almost everywhere)."""
-    return wrap(x._backend.xp.sign(x._data), x._backend)
+    """Its derivative is zero almost everywhere, but torch still records it (so second
+    derivatives of, say, l1_loss come out as zeros rather than an error)."""
+    return record(SignBackward0, wrap(x._backend.xp.sign(x._data), x._backend), (x,))
 
 
 class ClampBackward1(Node):
