@@ -24,6 +24,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from numpy import errstate as _errstate
+
 from visgrad.engine import grad_mode
 
 _sequence = itertools.count()
@@ -481,14 +483,17 @@ class BackwardIteration:
         self.index += 1
         state = grad_mode._state
         previous, state.grad = state.grad, self.create_graph
+        was_quiet, state.quiet = state.quiet, True
         try:
-            grads_out = self._execute(node, grads, step)
+            with _errstate(all="ignore"):  # once per step, not once per op inside the rule
+                grads_out = self._execute(node, grads, step)
         except BaseException:
             self._heap.clear()
             self.done = True
             raise
         finally:
             state.grad = previous
+            state.quiet = was_quiet
         self._route(node, grads_out, step)
         if not self._heap:
             self._finish()

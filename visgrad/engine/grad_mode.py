@@ -13,6 +13,7 @@ class _State(threading.local):
     # class attributes are the defaults each new thread sees (and make lookups fast)
     grad = True
     anomaly = False
+    quiet = False  # numpy floating-point warnings already silenced by the caller
 
 
 _state = _State()

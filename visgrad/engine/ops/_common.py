@@ -6,6 +6,7 @@ import contextlib
 import numbers
 
 from visgrad.engine import dtypes
+from visgrad.engine.grad_mode import _state as _grad_state
 from visgrad.engine.autograd import Node, record  # noqa: F401 - re-exported for the op modules
 from visgrad.engine.tensor import Tensor, _wrap_dim
 
@@ -87,10 +88,18 @@ def float_dtype_for(np_dtype):
     return np_dtype if np_dtype.kind == "f" else _FLOAT32
 
 
+_ALREADY_QUIET = contextlib.nullcontext()
+
+
 def quiet(xp):
-    """Floating-point errors give inf and nan silently, as in torch (numpy would warn)."""
+    """Floating-point errors give inf and nan silently, as in torch (numpy would warn).
+
+    The backward iteration silences a whole step at once (``grad_mode._state.quiet``), so the
+    ops inside a gradient rule skip the (costly) numpy errstate switch."""
+    if _grad_state.quiet:
+        return _ALREADY_QUIET
     errstate = getattr(xp, "errstate", None)
-    return errstate(all="ignore") if errstate is not None else contextlib.nullcontext()
+    return errstate(all="ignore") if errstate is not None else _ALREADY_QUIET
 
 
 def broadcast_error(*shapes) -> RuntimeError:

@@ -27,6 +27,9 @@ def _binary(a, b, compute, float_result=False):
                     return Tensor._wrap(compute(ad, bd), a._backend), a, b
             except ValueError:
                 raise broadcast_error(ad.shape, bd.shape) from None
+    if a.__class__ is Tensor and b.__class__ is float and a._data.dtype.kind == "f":
+        with quiet(a._backend.xp):  # float tensor (op) Python float: numpy keeps the dtype
+            return Tensor._wrap(compute(a._data, b), a._backend), a, b
     a, b = operand(a), operand(b)
     dt = promote(a, b)
     if float_result:
