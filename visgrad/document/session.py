@@ -40,7 +40,7 @@ from visgrad.document import registry
 from visgrad.document.events import EventGroup
 from visgrad.document.expressions import parse_expression
 from visgrad.document.formulas import chain_rule_text, format_value, to_numpy
-from visgrad.document.model import Edge, GraphDocument, Hook, Node
+from visgrad.document.model import OPTIMIZERS, Edge, GraphDocument, Hook, Node
 from visgrad.document.validation import backward_node
 
 STATES = ("edited", "forward_in_progress", "forward_done", "backward_in_progress",
@@ -250,6 +250,8 @@ class Session:
         self._iteration: Any = None
         self._fired: list[HookEvent] = []
         self._functions: dict[str, Any] | None = None
+        self._order: list[str] | None = None  # topological order, until the graph changes
+        self._quiet = False                    # inside _silent_forward: no per-node events
         document.events.any.connect(self._on_document_changed)
 
     # options ----------------------------------------------------------------------------------
@@ -291,6 +293,7 @@ class Session:
         if source.type == "node_removed":
             self._leaves.pop(source.node.id, None)
             self._drop_leaf_hooks(source.node.id)
+        self._order = None
         self._set_state("edited")
         self._clear_run()
 
@@ -356,7 +359,9 @@ class Session:
     def start_forward(self) -> None:
         """Begin a new forward pass (leaves and their gradients are kept)."""
         self._clear_run()
-        self._plan = [node.id for node in self.document.topological_order()]
+        if self._order is None:  # sorting costs more than a small graph's whole forward
+            self._order = [node.id for node in self.document.topological_order()]
+        self._plan = list(self._order)
         self._cursor = 0
         self._set_state("forward_in_progress")
 
@@ -382,6 +387,10 @@ class Session:
             return self._fail("forward", node.id, exc)
         self.error = None
         self._cursor += 1
+        if self._quiet:  # training: nobody listens, so the event's texts are not built
+            if self._cursor >= len(self._plan):
+                self._set_state("forward_done")
+            return None
         step = self._forward_event(node, outputs)
         self.events.forward_step.emit(step=step)
         if self._cursor >= len(self._plan):
@@ -540,7 +549,7 @@ class Session:
                 gradient = registry.make_leaf(settings["gradient"], "auto", False,
                                               registry.EvaluationContext(
                                                   "gradient", self.max_elements))
-                gradient = vg.tensor(gradient, dtype=output.dtype)
+                gradient = gradient.detach().to(output.dtype)
             with self._anomaly():
                 self._iteration = BackwardIteration(
                     [output], [gradient], retain_graph=settings["retain_graph"],
@@ -787,11 +796,16 @@ class Session:
         if not trainable:
             raise SessionError("nothing to train: add Parameter nodes (or Tensors with "
                                "requires_grad)")
-        optim_class = getattr(importlib.import_module("visgrad.optim"), optimizer, None)
+        # Only the names offered: visgrad.optim also holds Optimizer, lr_scheduler, modules.
+        optim_class = getattr(importlib.import_module("visgrad.optim"), optimizer, None) \
+            if optimizer in OPTIMIZERS else None
         if optim_class is None:
             raise SessionError(f"unknown optimizer {optimizer!r}; expected one of SGD, Adam, "
                                "AdamW, RMSprop, Adagrad")
-        opt = optim_class([leaf for _, leaf in trainable], lr=lr, **options)
+        try:
+            opt = optim_class([leaf for _, leaf in trainable], lr=lr, **options)
+        except (TypeError, ValueError) as exc:  # lr=-1, an unknown option: torch's message
+            raise SessionError(f"{optimizer}: {exc}") from None
         target = self.backward_node
         if target is None:
             raise SessionError("there is no loss node to minimise")
@@ -833,8 +847,9 @@ class Session:
             opt.step()
             self.events.train_progress.emit(iteration=iteration, loss=loss_value,
                                             grad_norm=norm)
-        if not result.message:
-            result.message = f"trained {result.iterations} iterations; loss {history.loss[-1]:.6g}"
+        if not result.message:  # steps=0 runs no iteration, so there may be no loss to show
+            result.message = f"trained {result.iterations} iterations" + (
+                f"; loss {history.loss[-1]:.6g}" if history.loss else "")
         self._silent_forward()
         self._log(result.message)
         self.events.train_finished.emit(result=result)
@@ -842,9 +857,17 @@ class Session:
 
     def _silent_forward(self) -> StepError | None:
         """A whole forward pass without per-node events (training, warm-up)."""
-        self.start_forward()
+        before = self.state
         with self.events.forward_step.blocked(), self.events.state_changed.blocked():
-            return self.run_forward()
+            self._quiet = True
+            try:
+                self.start_forward()
+                error = self.run_forward()
+            finally:
+                self._quiet = False
+        if self.state != before:  # one event for the whole pass, so views show the new state
+            self.events.state_changed.emit(old=before, new=self.state)
+        return error
 
 
 def _snapshot(leaf: Any) -> Any:

@@ -199,7 +199,10 @@ def stack_shape(shapes: Sequence[Shape], dim: int) -> Shape:
             raise ShapeError(f"stack expects each tensor to be equal size, but got "
                              f"{shape_text(shapes[0])} at entry 0 and {shape_text(shape)} at "
                              f"entry {number}")
-    return unsqueeze_shape(shapes[0], dim)
+    stacked = list(unsqueeze_shape(shapes[0], dim))
+    position = dim if dim >= 0 else dim + len(stacked)
+    stacked[position] = len(shapes)
+    return tuple(stacked)
 
 
 # --------------------------------------------------------------------------------------------

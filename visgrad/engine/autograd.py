@@ -487,6 +487,7 @@ class BackwardIteration:
         try:
             with _errstate(all="ignore"):  # once per step, not once per op inside the rule
                 grads_out = self._execute(node, grads, step)
+                self._route(node, grads_out, step)
         except BaseException:
             self._heap.clear()
             self.done = True
@@ -494,7 +495,6 @@ class BackwardIteration:
         finally:
             state.grad = previous
             state.quiet = was_quiet
-        self._route(node, grads_out, step)
         if not self._heap:
             self._finish()
         return step
