@@ -148,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "render":
             return _render(argv[1:])
+        if argv and argv[0] == "export":  # Qt-free: graph -> runnable script
+            from visgrad.document.code_export import export_command  # noqa: PLC0415
+
+            return export_command(argv[1:])
         return _app(argv)
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)
