@@ -34,23 +34,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from visgrad.document import examples, files, layout
+from visgrad.document import examples, expressions, files, layout
 from visgrad.document.formulas import to_numpy
 from visgrad.document.model import GraphDocument
 from visgrad.document.operations import MoveNodes, SetSetting
 from visgrad.document.session import Session
 from visgrad.qt import resources, theme
+from visgrad.qt.anomaly import AnomalyMonitor
+from visgrad.qt.autosave import Autosave, write_atomically
 from visgrad.qt.canvas.scene import NODES_MIME, GraphScene
 from visgrad.qt.canvas.view import GraphView
 from visgrad.qt.errors import guarded, hub
 from visgrad.qt.panels.inspector import InspectorPanel
 from visgrad.qt.panels.log import LogPanel
 from visgrad.qt.panels.palette import PalettePanel
-from visgrad.qt.panels.plots import LossPlot
+from visgrad.qt.panels.plots import PlotsPanel
+from visgrad.qt.panels.train import TrainPanel
 from visgrad.qt.render import RenderError, render_to_file
+from visgrad.qt.runs import RunLoop, RunProgress
 from visgrad.qt.undo import DocumentEditor
 
 MAX_RECENT = 8
+ELEMENT_LIMIT_SETTING = "limits/max_elements"
+NOT_SAVED = "Nothing was written: the file on disk is as it was and your changes are unsaved."
 AUTO_BACKWARD = "__auto__"
 
 HOW_TO = """
@@ -86,7 +92,8 @@ class MainWindow(QMainWindow):
 
     sigDocumentLoaded = Signal()  # noqa: N815
 
-    def __init__(self, settings: QSettings | None = None, *, interactive: bool = True) -> None:
+    def __init__(self, settings: QSettings | None = None, *, interactive: bool = True,
+                 recovery_dir: Path | None = None) -> None:
         super().__init__()
         self.settings = settings or QSettings("visgrad", "visgrad")
         self.interactive = interactive
@@ -109,8 +116,13 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        self.runner = RunLoop(self, self.run_progress)
+        self.runner.sigRunning.connect(self.cancel_run_action.setEnabled)
         hub().sigError.connect(self._on_internal_error)
         self.load_document(self.document, None, "untitled")
+        self.autosave = Autosave(self, recovery_dir)  # recovery_dir None (tests): off
+        self.anomaly = AnomalyMonitor(self)
+        self._apply_element_limit()
         self.resize(1480, 900)
         self._fitted = False
         self._restore_window_state()
@@ -138,14 +150,23 @@ class MainWindow(QMainWindow):
         self.log = LogPanel()
         self.log.sigNodeClicked.connect(self.select_node)
         self.log_dock = self._dock("Log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea, "log")
-        self.plots = LossPlot()
+        self.plots = PlotsPanel()
         self.plots_dock = self._dock("Plots", self.plots, Qt.DockWidgetArea.BottomDockWidgetArea,
                                      "plots")
         self.splitDockWidget(self.log_dock, self.plots_dock, Qt.Orientation.Horizontal)
+        self.train_panel = TrainPanel(self.plots)
+        self.train_panel.sigStatus.connect(self.show_status)
+        self.train_panel.sigShown.connect(self._on_training_shown)
+        self.train_dock = self._dock("Train", self.train_panel,
+                                     Qt.DockWidgetArea.RightDockWidgetArea, "train")
+        self.splitDockWidget(self.inspector_dock, self.train_dock, Qt.Orientation.Vertical)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 360],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [190], Qt.Orientation.Vertical)
-        self.resizeDocks([self.log_dock, self.plots_dock], [760, 360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inspector_dock, self.train_dock], [420, 330],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.log_dock], [250], Qt.Orientation.Vertical)
+        self.resizeDocks([self.log_dock, self.plots_dock], [420, 700], Qt.Orientation.Horizontal)
 
     def _action(self, text: str, slot: Any, shortcut: str | list[str] | None = None,
                 icon: str | None = None, tip: str | None = None,
@@ -171,6 +192,7 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         a = self._action
         self.new_action = a("&New", self.new_document, "Ctrl+N", "action-new")
+        self.from_code_action = a("New from &Code…", self.new_from_code, "Ctrl+Shift+N")
         self.open_action = a("&Open…", self.open_dialog, "Ctrl+O", "action-open")
         self.save_action = a("&Save", self.save, "Ctrl+S", "action-save")
         self.save_as_action = a("Save &As…", self.save_as, "Ctrl+Shift+S")
@@ -214,6 +236,14 @@ class MainWindow(QMainWindow):
         self.create_graph_action = a("create_graph", self._on_create_graph_toggled,
                                      tip="Build a graph of the gradients (higher order)",
                                      checkable=True)
+        self.anomaly_action = a("Anomaly mode", self._on_anomaly_toggled,
+                                tip="Mark the first node whose value or gradient becomes NaN "
+                                "or inf, and pause the run there", checkable=True)
+        self.element_limit_action = a("Element limit…", self.ask_element_limit,
+                                      tip="The most elements a tensor value may have")
+        self.cancel_run_action = a("Cancel run", lambda: self.runner.cancel(), "Esc",
+                                   tip="Stop a long run after its current step")
+        self.cancel_run_action.setEnabled(False)
         self.fit_action = a("&Fit to view", self.view.fit_to_view, "Ctrl+0", "action-fit")
         self.zoom_in_action = a("Zoom &in", lambda: self.view.zoom_by(1.2), ["Ctrl++", "Ctrl+="])
         self.zoom_out_action = a("Zoom &out", lambda: self.view.zoom_by(1 / 1.2), "Ctrl+-")
@@ -226,7 +256,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.new_action, self.open_action])
+        file_menu.addActions([self.new_action, self.from_code_action, self.open_action])
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.examples_menu = file_menu.addMenu("&Examples")
         for name in examples.names():
@@ -253,8 +283,12 @@ class MainWindow(QMainWindow):
         run_menu.addActions([self.reset_action, self.zero_grad_action])
         run_menu.addSeparator()
         run_menu.addActions([self.retain_graph_action, self.create_graph_action])
+        run_menu.addSeparator()
+        run_menu.addActions([self.anomaly_action, self.element_limit_action,
+                             self.cancel_run_action])
         view_menu = bar.addMenu("&View")
-        for dock in (self.palette_dock, self.inspector_dock, self.log_dock, self.plots_dock):
+        for dock in (self.palette_dock, self.inspector_dock, self.log_dock, self.plots_dock,
+                     self.train_dock):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
         view_menu.addActions([self.fit_action, self.zoom_in_action, self.zoom_out_action,
@@ -320,6 +354,8 @@ class MainWindow(QMainWindow):
         self.state_label = QLabel("")
         self.zoom_label = QLabel("100%")
         bar.addWidget(self.step_label, 1)
+        self.run_progress = RunProgress()
+        bar.addPermanentWidget(self.run_progress)
         bar.addPermanentWidget(self.state_label)
         bar.addPermanentWidget(self.zoom_label)
         self.view.sigZoomChanged.connect(
@@ -352,6 +388,7 @@ class MainWindow(QMainWindow):
         self.log.set_session(self.session)
         self.log.clear()
         self.plots.clear()
+        self.train_panel.set_session(self.session, self.editor)
         events = self.session.events
         self._session_subscriptions = [
             (events.forward_step, self._on_forward_step),
@@ -392,6 +429,18 @@ class MainWindow(QMainWindow):
     def new_document(self) -> None:
         if self.maybe_save():
             self.load_document(GraphDocument(), None, "untitled")
+
+    def new_from_code(self, dialog_factory=None) -> bool:
+        """Ask for code and open the graph it describes (a new, unsaved document)."""
+        if not self.maybe_save():
+            return False
+        from visgrad.qt.panels.code_dialog import CodeDialog  # noqa: PLC0415
+
+        dialog = (dialog_factory or CodeDialog)(self)
+        if dialog.exec() != CodeDialog.DialogCode.Accepted or dialog.document is None:
+            return False
+        self.load_document(dialog.document, None, "from code")
+        return True
 
     def open_dialog(self) -> None:
         if not self.maybe_save():
@@ -447,25 +496,14 @@ class MainWindow(QMainWindow):
 
     def save_to(self, path: Path) -> bool:
         """Write atomically with QSaveFile; the old file stays intact if anything fails."""
-        from PySide6.QtCore import QIODevice, QSaveFile  # noqa: PLC0415
-
         try:
             data = files.dumps(self.document).encode("utf-8")
-        except (files.GraphFileError, ValueError) as exc:
-            self.report_problem("Could not save", str(exc))
+        except (files.GraphFileError, ValueError, TypeError) as exc:
+            self.report_problem("Could not save", f"{exc}. {NOT_SAVED}")
             return False
-        file = QSaveFile(str(path))
-        if not file.open(QIODevice.OpenModeFlag.WriteOnly):
-            self.report_problem("Could not save", f"{path}: {file.errorString()}")
-            return False
-        written = file.write(QByteArray(data))
-        if written != len(data):
-            file.cancelWriting()
-            file.commit()
-            self.report_problem("Could not save", f"{path}: {file.errorString()}")
-            return False
-        if not file.commit():
-            self.report_problem("Could not save", f"{path}: {file.errorString()}")
+        reason = write_atomically(path, data)
+        if reason is not None:  # the title keeps its mark: the undo stack is not clean
+            self.report_problem("Could not save", f"{path}: {reason}. {NOT_SAVED}")
             return False
         self.path = path.resolve()
         self.display_name = path.name
@@ -589,23 +627,26 @@ class MainWindow(QMainWindow):
 
     # running -----------------------------------------------------------------------------------
     def step_forward(self) -> None:
+        self.runner.cancel(quiet=True)
         result = self.session.step_forward()
         if result is None:
             self.show_status("The forward pass is complete. Step backward (F11) next.", False)
 
     def run_forward(self) -> None:
-        self.session.run_forward()
+        self.runner.start("forward")  # cancellable, with progress when it takes long
 
     def step_backward(self) -> None:
+        self.runner.cancel(quiet=True)
         result = self.session.step_backward()
         if result is None and self.session.error is None:
             self.show_status("The backward pass is complete: every gradient has arrived.",
                              False)
 
     def run_backward(self) -> None:
-        self.session.run_backward()
+        self.runner.start("backward")
 
     def reset_session(self) -> None:
+        self.runner.cancel(quiet=True)
         self.session.reset()
         self.show_status("Reset: values and gradients forgotten.", False)
 
@@ -619,6 +660,38 @@ class MainWindow(QMainWindow):
 
     def _on_create_graph_toggled(self, *args: Any) -> None:
         self.editor.push(SetSetting("create_graph", self.create_graph_action.isChecked()))
+
+    def _on_anomaly_toggled(self, *args: Any) -> None:
+        self.editor.push(SetSetting("detect_anomaly", self.anomaly_action.isChecked()))
+
+    def _apply_element_limit(self) -> None:
+        value = self.settings.value(ELEMENT_LIMIT_SETTING)
+        try:
+            limit = int(value) if value is not None else None
+        except (TypeError, ValueError):
+            limit = None
+        if limit is not None and limit > 0:
+            expressions.limits.max_elements = limit
+
+    def set_element_limit(self, limit: int) -> None:
+        """The most elements a tensor value may create (remembered in the settings)."""
+        expressions.limits.max_elements = int(limit)
+        self.settings.setValue(ELEMENT_LIMIT_SETTING, int(limit))
+        self.show_status(f"Tensor values may now have up to {int(limit):,} elements", False)
+
+    def ask_element_limit(self) -> None:
+        current = expressions.limits.max_elements
+        if not self.interactive:
+            self.show_status(f"Tensor values may have up to {current:,} elements", False)
+            return
+        from PySide6.QtWidgets import QInputDialog  # noqa: PLC0415
+
+        limit, ok = QInputDialog.getInt(
+            self, "Element limit", "The most elements a tensor value may have (larger values "
+            "are refused, so that a typo cannot exhaust the memory):",
+            min(current, 2_000_000_000), 1, 2_000_000_000, 1_000_000)
+        if ok:
+            self.set_element_limit(limit)
 
     def _on_backward_node_chosen(self, index: int) -> None:
         node_id = self.backward_combo.itemData(index)
@@ -634,6 +707,7 @@ class MainWindow(QMainWindow):
         self.retain_graph_action.setChecked(bool(retain) if retain is not None
                                             else bool(settings["create_graph"]))
         self.create_graph_action.setChecked(bool(settings["create_graph"]))
+        self.anomaly_action.setChecked(bool(settings["detect_anomaly"]))
         self.backward_combo.blockSignals(True)
         self.backward_combo.clear()
         auto = self.session.backward_node
@@ -680,6 +754,13 @@ class MainWindow(QMainWindow):
     @guarded
     def _on_train_progress(self, event: Any) -> None:
         self.plots.add_point(event.loss, "train")
+
+    @guarded
+    def _on_training_shown(self) -> None:
+        """The Train panel put an iteration into the session: cards and inspector follow."""
+        if self.scene is not None:
+            self.scene.flush()
+        self.inspector.rebuild()
 
     @guarded
     def _on_document_changed(self, event: Any) -> None:
@@ -744,6 +825,7 @@ class MainWindow(QMainWindow):
                 action.setIcon(resources.icon(icon_name, icon_color))
         self.palette.tree.populate()
         self.plots.apply_theme()
+        self.train_panel.apply_theme()
         if self.scene is not None:
             for item in self.scene.items():
                 item.update()
@@ -795,6 +877,8 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.runner.cancel(quiet=True)
+        self.autosave.finish()  # a normal close leaves no recovery file
         self.save_window_state()
         if self.scene is not None:
             self.scene.detach()
