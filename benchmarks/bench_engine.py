@@ -160,6 +160,31 @@ def mlp_lib(lib, x, labels, params):
     return loss
 
 
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def memory_over_training(iterations: int) -> str:
+    """Resident memory across SGD steps of a small MLP: saved tensors must be freed."""
+    import gc  # noqa: PLC0415
+
+    vg.manual_seed(0)
+    model = vg.nn.Sequential(vg.nn.Linear(784, 256), vg.nn.ReLU(), vg.nn.Linear(256, 10))
+    opt = vg.optim.SGD(model.parameters(), lr=0.01)
+    x, labels = vg.randn(64, 784), vg.randint(0, 10, (64,))
+    loss_fn = vg.nn.CrossEntropyLoss()
+    marks = []
+    for i in range(iterations):
+        opt.zero_grad()
+        loss_fn(model(x), labels).backward()
+        opt.step()
+        if i in (iterations // 10, iterations - 1):
+            gc.collect()
+            marks.append(_rss_mib())
+    return f"{marks[0]:.1f} MiB after {iterations // 10} steps, {marks[1]:.1f} MiB after {iterations}"
+
+
 def run(quick: bool) -> list[tuple[str, str]]:
     rep = 3 if quick else 7
     rows = []
@@ -210,6 +235,10 @@ def run(quick: bool) -> list[tuple[str, str]]:
             tx, tl = torch.tensor(x), torch.tensor(labels)
             t_torch = best_of(lambda: mlp_lib(torch, tx, tl, tparams), rep)
         row(f"MLP 784-256-10 step, batch {batch}", t_vg, t_np, t_torch, unit=0)
+
+    rss = memory_over_training(200 if quick else 1000)
+    rows.append(("RSS over training", rss))
+    print(f"{'RSS over training':<34} {rss}", flush=True)
 
     size = 500 if quick else 1000
     a = rng.standard_normal((size, size)).astype(np.float32)
