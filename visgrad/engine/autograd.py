@@ -17,6 +17,7 @@ checking the count and shapes a node returned, summing gradients that meet, hook
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import traceback
@@ -468,8 +469,16 @@ class BackwardIteration:
 
     def run(self) -> None:
         """Drain the iteration: this is what ``backward()`` does."""
-        while self.step() is not None:
-            pass
+        # The pass allocates many short-lived objects that reference counting frees; pausing
+        # the cyclic collector meanwhile saves it from rescanning the whole live graph.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            while self.step() is not None:
+                pass
+        finally:
+            if collecting:
+                gc.enable()
 
     def step(self) -> BackwardStep | None:
         """Execute the next ready node; None once the pass is over."""
