@@ -29,10 +29,12 @@ is allocated: constructor arguments, broadcast results, and Python integer power
 from __future__ import annotations
 
 import ast
+import contextlib
+import contextvars
 import json
 import math
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +50,9 @@ class Limits:
 
     max_elements: int = 50_000_000
     max_expression_chars: int = 10_000
-    max_literal_python_chars: int = 10_000_000  # non-JSON literals go through ``ast``
+    # Non-JSON literals go through ``ast``: ~6 µs and ~500 bytes a character (10 MB took a
+    # minute and 4.7 GB). Values visgrad writes itself are JSON, which has no such limit.
+    max_literal_python_chars: int = 100_000
     max_dims: int = 32
 
 
@@ -205,7 +209,36 @@ def parse_expression(
     return expression
 
 
+_PARSE_BUDGET: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "visgrad_parse_budget", default=None)
+
+
+@contextlib.contextmanager
+def parse_budget(chars: int) -> Iterator[None]:
+    """Inside the block, refuse to parse more than ``chars`` characters of formulas and
+    Python-style values in all (a file loader's guard against text made to be slow).
+
+    >>> with parse_budget(10):
+    ...     parse_expression("x * 2 + y * 3")
+    Traceback (most recent call last):
+    ...
+    visgrad.document.expressions.ExpressionError: expression: more than 10 characters ...
+    """
+    token = _PARSE_BUDGET.set([chars, chars])
+    try:
+        yield
+    finally:
+        _PARSE_BUDGET.reset(token)
+
+
 def _parse(source: str, where: str) -> ast.Expression:
+    budget = _PARSE_BUDGET.get()
+    if budget is not None:
+        budget[0] -= len(source)
+        if budget[0] < 0:
+            raise ExpressionError(
+                f"more than {budget[1]:,} characters of formulas and Python-style values in "
+                "all; write large values as JSON lists such as [1.0, 2.0]", where=where)
     try:
         return ast.parse(source, mode="eval")
     except SyntaxError as exc:

@@ -30,18 +30,25 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from visgrad.document import registry
+import networkx as nx
+
+from visgrad.document import expressions, registry
 from visgrad.document.model import (
     SETTINGS,
     DocumentError,
+    Edge,
     GraphDocument,
     Hook,
     Node,
+    clean_label,
     coerce_setting,
+    label_base,
 )
 from visgrad.document.operations import Connect
 from visgrad.document.params import ParamError
@@ -52,6 +59,11 @@ SUFFIX = ".vgraph"
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_NODES = 20_000
 MAX_EDGES = 100_000
+# Formulas and Python-style values are parsed with ``ast`` (~2 µs a character): a cap on the
+# total per file keeps a hostile file from freezing the app for minutes (JSON values are
+# parsed separately and do not count). Real graphs use a few thousand characters.
+MAX_PARSED_CHARS = 1_000_000
+MAX_MESSAGE_CHARS = 600
 
 _NODE_FIELDS = {"id", "kind", "label", "position", "params", "retain_grad", "hooks"}
 _TOP_FIELDS = {"format", "schema", "settings", "nodes", "edges"}
@@ -77,7 +89,11 @@ def save(document: GraphDocument, path: str | os.PathLike[str]) -> None:
     the target in one ``os.replace``.
     """
     path = Path(path)
-    text = dumps(document)
+    try:
+        encoded = dumps(document).encode("utf-8")
+    except UnicodeEncodeError as exc:  # a label or value holding a lone surrogate
+        raise GraphFileError(f"{path}: cannot write: the document holds text that UTF-8 "
+                             f"cannot store ({exc.object[exc.start]!r})") from None
     folder = path.parent if str(path.parent) else Path(".")
     try:
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
@@ -86,8 +102,8 @@ def save(document: GraphDocument, path: str | os.PathLike[str]) -> None:
     except OSError as exc:
         raise GraphFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(encoded)
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, mode)
@@ -132,6 +148,8 @@ def loads(text: str | bytes, *, source: str = "<string>") -> GraphDocument:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise GraphFileError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    if isinstance(text, str):
+        text = text.removeprefix("\ufeff")  # the BOM Windows editors put before UTF-8 text
     if not isinstance(text, str):
         raise GraphFileError(f"{source}: expected text, got {type(text).__name__}")
     if len(text) > MAX_FILE_BYTES:
@@ -139,9 +157,47 @@ def loads(text: str | bytes, *, source: str = "<string>") -> GraphDocument:
                              f"{MAX_FILE_BYTES:,}")
     data = _parse_json(text, source)
     try:
-        return _build(data)
+        if _SURROGATE.search(text):
+            _refuse_surrogates(data)
+        with expressions.parse_budget(MAX_PARSED_CHARS):
+            return _build(data)
     except GraphFileError as exc:
-        raise GraphFileError(f"{source}: {exc}") from None
+        raise GraphFileError(_shorten(f"{source}: {exc}")) from None
+
+
+def _shorten(message: str) -> str:
+    """A readable message even when it quotes a megabyte of hostile text: keep both ends."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    head = MAX_MESSAGE_CHARS * 2 // 3
+    tail = MAX_MESSAGE_CHARS - head - 40
+    return f"{message[:head]} ... [{len(message) - head - tail:,} characters] ... " \
+           f"{message[-tail:]}"
+
+
+# A lone UTF-16 surrogate, escaped ("\ud800") or raw: JSON lets a file spell one, but UTF-8
+# cannot store it, so a document holding one could be opened and never saved again.
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+
+
+def _refuse_surrogates(data: Any) -> None:
+    stack: list[tuple[Any, str]] = [(data, "top level")]
+    while stack:
+        value, where = stack.pop()
+        # named as the rest of the loader names them: 'nodes', then nodes[3].label
+        inside = where.strip("'") if where in ("'nodes'", "'edges'", "'settings'") else where
+        if isinstance(value, dict):
+            for key, item in value.items():
+                stack.append((key, f"{where}: a field name"))
+                stack.append((item, f"'{key}'" if where == "top level" else f"{inside}.{key}"))
+        elif isinstance(value, list):
+            stack.extend((item, f"{inside}[{index}]") for index, item in enumerate(value))
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise GraphFileError(f"{where}: the text holds an unpaired surrogate "
+                                     f"({value[exc.start]!r}), which UTF-8 cannot store") from None
 
 
 def _refuse_constant(name: str) -> Any:
@@ -159,6 +215,9 @@ def _parse_json(text: str, source: str) -> Any:
         raise GraphFileError(f"{source}: not valid JSON at line {exc.lineno}, column "
                              f"{exc.colno}: {exc.msg}{hint}") from None
     except ValueError as exc:
+        if "integer string conversion" in str(exc):  # not "use sys.set_int_max_str_digits()"
+            raise GraphFileError(f"{source}: a number in the JSON has more than "
+                                 f"{sys.get_int_max_str_digits():,} digits") from None
         raise GraphFileError(f"{source}: {exc}") from None
     except RecursionError:
         raise GraphFileError(f"{source}: the JSON is nested too deeply") from None
@@ -198,10 +257,10 @@ def _build(data: Any) -> GraphDocument:
         raise GraphFileError(f"'edges': {len(edges):,} edges; the limit is {MAX_EDGES:,}")
 
     document = GraphDocument()
+    labels = _Labels()
     for index, entry in enumerate(nodes):
-        document._insert_node(_node(document, index, entry))
-    for index, entry in enumerate(edges):
-        _edge(document, index, entry)
+        document._insert_node(_node(document, index, entry, labels))
+    _edges(document, edges)
     for name, value in settings.items():
         if name not in SETTINGS:
             raise GraphFileError(f"settings: unknown setting {name!r}")
@@ -215,7 +274,34 @@ def _build(data: Any) -> GraphDocument:
     return document
 
 
-def _node(document: GraphDocument, index: int, entry: Any) -> Node:
+class _Labels:
+    """Labels of the nodes read so far, so that a file of 20,000 nodes loads in linear time
+    (``GraphDocument.check_label`` and ``unique_label`` scan every node)."""
+
+    def __init__(self) -> None:
+        self.owners: dict[str, str] = {}
+        self.next_number: dict[str, int] = {}
+
+    def fresh(self, kind: str) -> str:
+        """What ``unique_label`` gives: labels are only added, so the first free number
+        never goes down."""
+        base = label_base(kind)
+        number = self.next_number.get(base, 1)
+        while f"{base}{number}" in self.owners:
+            number += 1
+        self.next_number[base] = number
+        return f"{base}{number}"
+
+    def take(self, label: Any, node_id: str) -> str:
+        label = clean_label(label)
+        if label in self.owners:
+            raise DocumentError(f"label {label!r} is already used by node "
+                                f"{self.owners[label]}")
+        self.owners[label] = node_id
+        return label
+
+
+def _node(document: GraphDocument, index: int, entry: Any, labels: _Labels) -> Node:
     where = f"nodes[{index}]"
     _expect(entry, dict, where, "an object")
     unknown = set(entry) - _NODE_FIELDS
@@ -241,10 +327,10 @@ def _node(document: GraphDocument, index: int, entry: Any) -> Node:
         params = kind.coerce_params(params)
     except ParamError as exc:
         raise GraphFileError(f"{where}: {exc}") from None
-    label = entry.get("label", document.unique_label(kind_name))
+    label = entry["label"] if "label" in entry else labels.fresh(kind_name)
     _expect(label, str, f"{where}.label", "text")
     try:
-        label = document.check_label(label)
+        label = labels.take(label, node_id)
     except DocumentError as exc:
         raise GraphFileError(f"{where}: {exc}") from None
     position = entry.get("position", [0, 0])
@@ -253,7 +339,11 @@ def _node(document: GraphDocument, index: int, entry: Any) -> Node:
         raise GraphFileError(f"{where}.position: expected [x, y], got {len(position)} numbers")
     for value in position:
         _expect(value, int | float, f"{where}.position", "numbers")
-        if not math.isfinite(value):
+        try:  # float() of a huge int overflows: not finite either
+            finite = math.isfinite(float(value))
+        except OverflowError:
+            finite = False
+        if not finite:
             raise GraphFileError(f"{where}.position: numbers must be finite")
     retain_grad = _expect(entry.get("retain_grad", False), bool, f"{where}.retain_grad",
                           "true or false")
@@ -276,7 +366,45 @@ def _endpoint(value: Any, where: str) -> tuple[str, str]:
     return value[0], value[1]
 
 
-def _edge(document: GraphDocument, index: int, entry: Any) -> None:
+def _edges(document: GraphDocument, entries: list[Any]) -> None:
+    """Add the file's edges, refusing what :class:`Connect` refuses, with its messages.
+
+    NOTE [linear loading]: ``Connect`` scans every edge to find a taken port and to look for
+    a cycle, which makes 100,000 edges take hours. Here taken ports are a set and cycles are
+    found once at the end; only a refused edge goes through ``Connect``, for its message.
+    """
+    taken: set[tuple[str, str]] = set()
+    inputs: dict[str, frozenset[str]] = {}
+    for index, entry in enumerate(entries):
+        edge = _edge(document, index, entry)
+        source, target = document.nodes[edge.source], document.nodes[edge.target]
+        if edge.target not in inputs:
+            inputs[edge.target] = frozenset(target.input_names())
+        if (edge.source_port not in source.output_names()
+                or edge.target_port not in inputs[edge.target]
+                or (edge.target, edge.target_port) in taken):
+            _refuse(document, index, edge)
+        taken.add((edge.target, edge.target_port))
+        document._edges.append(edge)  # a fresh document: nothing listens to its events yet
+    graph = document.graph()
+    if not nx.is_directed_acyclic_graph(graph):
+        # The cycle's edge that comes last in the file closed it: Connect would refuse it.
+        cycle = {(source, target, port) for source, target, port in nx.find_cycle(graph)}
+        index = max(i for i, e in enumerate(document.edges)
+                    if (e.source, e.target, e.target_port) in cycle)
+        edge = document._edges.pop(index)
+        _refuse(document, index, edge)
+
+
+def _refuse(document: GraphDocument, index: int, edge: Edge) -> None:
+    try:
+        Connect(edge.source, edge.target, edge.target_port, edge.source_port).apply(document)
+    except DocumentError as exc:
+        raise GraphFileError(f"edges[{index}]: {exc}") from None
+    raise AssertionError(f"edges[{index}]: Connect accepted an edge the loader refused")
+
+
+def _edge(document: GraphDocument, index: int, entry: Any) -> Edge:
     where = f"edges[{index}]"
     _expect(entry, dict, where, "an object")
     if set(entry) != {"from", "to"}:
@@ -287,10 +415,7 @@ def _edge(document: GraphDocument, index: int, entry: Any) -> None:
     for node_id, end in ((source, "from"), (target, "to")):
         if node_id not in document.nodes:
             raise GraphFileError(f"{where}.{end}: unknown node {node_id!r} (dangling edge)")
-    try:
-        Connect(source, target, target_port, source_port).apply(document)
-    except DocumentError as exc:
-        raise GraphFileError(f"{where}: {exc}") from None
+    return Edge(source, source_port, target, target_port)
 
 
 __all__ = ["FORMAT", "SCHEMA", "GraphFileError", "dumps", "load", "loads", "save"]

@@ -124,9 +124,14 @@ class Hook:
 
 
 def _finite(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise DocumentError(f"hook {name!r} must be a finite number, got {value!r}")
-    return float(value)
+    try:  # float() of a huge int (10**400 in a file) overflows: not finite either
+        number = float(value) if isinstance(value, int | float) else math.nan
+    except OverflowError:
+        number = math.inf
+    if isinstance(value, bool) or not math.isfinite(number):
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+        raise DocumentError(f"hook {name!r} must be a finite number, got {shown}")
+    return number
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,7 +335,7 @@ class GraphDocument:
                 return node_id
 
     def unique_label(self, kind: str) -> str:
-        base = _SHORT_LABELS.get(kind, kind.lower())
+        base = label_base(kind)
         used = {node.label for node in self._nodes.values()}
         number = 1
         while f"{base}{number}" in used:
@@ -339,13 +344,7 @@ class GraphDocument:
 
     def check_label(self, label: Any, node_id: str | None = None) -> str:
         """The label if acceptable: non-empty text, unique, and not shaped like a node id."""
-        if not isinstance(label, str) or not label.strip():
-            raise DocumentError(f"a label must be non-empty text, got {label!r}")
-        label = label.strip()
-        if len(label) > 64:
-            raise DocumentError(f"label {label[:20]!r}... is longer than 64 characters")
-        if _ID_PATTERN.match(label):
-            raise DocumentError(f"label {label!r} looks like a node id; choose another")
+        label = clean_label(label)
         for node in self._nodes.values():
             if node.label == label and node.id != node_id:
                 raise DocumentError(f"label {label!r} is already used by node {node.id}")
@@ -391,12 +390,20 @@ class GraphDocument:
     # mutators for operations: one change, one event ----------------------------------------
     def _insert_node(self, node: Node, index: int | None = None) -> None:
         assert node.id not in self._nodes, node.id
-        items = list(self._nodes.items())
-        index = len(items) if index is None else index
-        items.insert(index, (node.id, node))
-        self._nodes = dict(items)
+        index = len(self._nodes) if index is None else index
+        if index >= len(self._nodes):  # appending (every node of a file): no O(n) rebuild
+            self._nodes[node.id] = node
+        else:
+            items = list(self._nodes.items())
+            items.insert(index, (node.id, node))
+            self._nodes = dict(items)
         number = node.id[1:]
-        if node.id.startswith("n") and number.isdigit():
+        # NOTE [ids from files]: a file may hold any id. Only plain ASCII numbers of sane
+        # length move the counter ("n²".isdigit() is true but int() refuses it; "n" and 63
+        # nines would make every new id longer than a file accepts). new_id skips taken ids,
+        # so the counter is only a hint and ids stay unique either way.
+        if node.id.startswith("n") and number.isascii() and number.isdigit() \
+                and len(number) <= 15:
             self._counter = max(self._counter, int(number))
         self.events.node_added.emit(node=node, index=index)
 
@@ -482,6 +489,24 @@ class GraphDocument:
 
     def __repr__(self) -> str:
         return f"<GraphDocument: {len(self._nodes)} nodes, {len(self._edges)} edges>"
+
+
+def label_base(kind: str) -> str:
+    """What a new node's label starts with: ``w`` for a Parameter, ``exp`` for Exp."""
+    return _SHORT_LABELS.get(kind, kind.lower())
+
+
+def clean_label(label: Any) -> str:
+    """The label stripped, if acceptable as text (uniqueness is the document's to check)."""
+    if not isinstance(label, str) or not label.strip():
+        shown = repr(label) if len(repr(label)) <= 40 else f"{repr(label)[:37]}..."
+        raise DocumentError(f"a label must be non-empty text, got {shown}")
+    label = label.strip()
+    if len(label) > 64:
+        raise DocumentError(f"label {label[:20]!r}... is longer than 64 characters")
+    if _ID_PATTERN.match(label):
+        raise DocumentError(f"label {label!r} looks like a node id; choose another")
+    return label
 
 
 def coerce_setting(name: str, value: Any) -> Any:

@@ -105,6 +105,8 @@ class RemoveNodes(Operation):
         self.refs = list(node_ids)
         self.removed: list[tuple[int, Node]] = []
         self.removed_edges: list[tuple[int, Edge]] = []
+        self.backward_node: str | None = None
+        self.clears_backward_node = False
         self.text = f"Remove {len(self.refs)} node{'s' if len(self.refs) != 1 else ''}"
 
     def apply(self, doc: GraphDocument) -> None:
@@ -114,6 +116,12 @@ class RemoveNodes(Operation):
         nodes = [(doc.index_of(node_id), doc.nodes[node_id]) for node_id in ids]
         self.removed_edges = edges
         self.removed = sorted(nodes, key=lambda item: item[0])
+        # The backward_node setting must not name a node that is gone: a file saved so would
+        # be refused when opened again.
+        self.backward_node = doc.settings["backward_node"]
+        self.clears_backward_node = self.backward_node in ids
+        if self.clears_backward_node:
+            doc._set_setting("backward_node", None)
         for _, edge in reversed(edges):
             doc._delete_edge(edge)
         for _, node in reversed(self.removed):
@@ -124,6 +132,8 @@ class RemoveNodes(Operation):
             doc._insert_node(node, index)
         for index, edge in self.removed_edges:
             doc._insert_edge(edge, index)
+        if self.clears_backward_node:
+            doc._set_setting("backward_node", self.backward_node)
 
 
 class MoveNodes(Operation):

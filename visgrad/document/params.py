@@ -90,9 +90,14 @@ class Param:
                 raise ValueError(f"expected a number, got {value!r}") from None
         if not isinstance(value, int | float):
             raise TypeError(f"expected a number, got {type(value).__name__}")
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float's range (10**400 in a file)
+            raise ValueError("expected a finite number, got an integer too large for a "
+                             "float") from None
+        if not math.isfinite(number):
             raise ValueError(f"expected a finite number, got {value!r}")
-        return float(value)
+        return number
 
     @staticmethod
     def _coerce_int(value: Any) -> int:
@@ -172,11 +177,13 @@ class Param:
         if not isinstance(names, list | tuple) or not names:
             raise ValueError("expected one or more names, such as 'a, b'")
         checked = [cls._coerce_identifier(name) for name in names]
+        seen: set[str] = set()
         for name in checked:
             if name in RESERVED_NAMES:
                 raise ValueError(f"{name!r} is reserved; choose another name")
-            if checked.count(name) > 1:
+            if name in seen:  # a set, not list.count: a file may list 100,000 names
                 raise ValueError(f"the name {name!r} is used twice")
+            seen.add(name)
         return checked
 
     @staticmethod

@@ -321,6 +321,10 @@ def generate_data(params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _evaluate_data(inputs: Any, p: Mapping[str, Any], context: EvaluationContext) -> tuple:
+    limit = context.max_elements
+    if limit is not None and p["samples"] > limit:  # the session's limit, as for values
+        raise ShapeError(f"{p['samples']:,} samples would make tensors of more than the "
+                         f"limit of {limit:,} elements")
     x, y = generate_data(p)
     return (_vg().tensor(x), _vg().tensor(y))
 
