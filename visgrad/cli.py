@@ -6,6 +6,9 @@
     visgrad --list-examples          print the examples' names
     visgrad render FILE|--example NAME -o out.png|out.svg [--after forward|backward|steps:N]
                                      [--size WxH] [--theme light|dark]
+    visgrad train FILE|--example NAME [--steps N] [--optimizer sgd|adam|rmsprop|adagrad]
+                  [--lr LR] [--momentum M] [--nesterov] [--csv history.csv] [--plot out.png]
+                                     train without a window; write the history and plots
 
 Qt is imported lazily, inside the commands that need it, so that ``import visgrad`` (the
 engine and the document) never imports Qt. ``main(argv)`` returns the exit code: 0 done,
@@ -111,6 +114,130 @@ def _render(argv: list[str]) -> int:
     return EXIT_OK
 
 
+def _train_parser() -> _Parser:
+    parser = _Parser(prog="visgrad train", description="Train a graph's parameters without a "
+                     "window: write the history (iteration, loss, grad_norm, each parameter and "
+                     "its gradient) as CSV and the plots as PNG or SVG. Settings not given come "
+                     "from the graph's file.")
+    parser.add_argument("file", nargs="?", help="a .vgraph file")
+    parser.add_argument("--example", metavar="NAME", help="a built-in example instead of a file")
+    parser.add_argument("--steps", metavar="N", help="optimizer steps, 1 to 1000000")
+    parser.add_argument("--optimizer", metavar="NAME",
+                        help="sgd, adam, adamw, rmsprop or adagrad")
+    parser.add_argument("--lr", metavar="LR", help="learning rate (a number >= 0)")
+    parser.add_argument("--momentum", metavar="M", help="momentum, for sgd and rmsprop")
+    parser.add_argument("--nesterov", action="store_true", help="Nesterov momentum (sgd)")
+    parser.add_argument("--csv", metavar="FILE", help="write the history here")
+    parser.add_argument("--plot", metavar="FILE", help="write the plots here (.png or .svg)")
+    parser.add_argument("--theme", choices=("light", "dark"), default="light",
+                        help="colours of the plots")
+    return parser
+
+
+def _number_argument(name: str, text: str | None, kind: type = float,
+                     minimum: float = 0.0, maximum: float | None = None) -> float | int | None:
+    if text is None:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise _UsageError(f"visgrad train: {name} must be {what}, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")) or value < minimum or (
+            maximum is not None and value > maximum):
+        def shown(bound: float) -> str:
+            return f"{int(bound):,}" if kind is int else f"{bound:g}"
+
+        bounds = f"between {shown(minimum)} and {shown(maximum)}" if maximum is not None \
+            else f"at least {shown(minimum)}"
+        raise _UsageError(f"visgrad train: {name} must be {bounds}, got {text!r}")
+    return value
+
+
+def _train(argv: list[str]) -> int:
+    """``visgrad train``: 0 trained, 1 a file could not be read or written or training
+    stopped (the loss became inf or NaN: the history is still written), 2 bad arguments."""
+    args = _train_parser().parse_args(argv)
+    if (args.file is None) == (args.example is None):
+        raise _UsageError("visgrad train: give either a FILE or --example NAME")
+    steps = _number_argument("--steps", args.steps, int, 1, 1_000_000)
+    lr = _number_argument("--lr", args.lr)
+    momentum = _number_argument("--momentum", args.momentum)
+    if args.plot is not None and Path(args.plot).suffix.lower() not in (".png", ".svg"):
+        raise _UsageError(f"visgrad train: --plot must end in .png or .svg, got "
+                          f"{Path(args.plot).name!r}")
+    from visgrad.document import examples, files  # noqa: PLC0415
+    from visgrad.document.session import Session, SessionError  # noqa: PLC0415
+    from visgrad.document.training import TrainConfig, Trainer, optimizer_name  # noqa: PLC0415
+
+    optimizer = None
+    if args.optimizer is not None:
+        try:
+            optimizer = optimizer_name(args.optimizer)
+        except SessionError as exc:
+            raise _UsageError(f"visgrad train: --optimizer: {exc}") from None
+    if args.example is not None:
+        _check_example(args.example)
+        document = examples.load(args.example)
+        name = args.example
+    else:
+        path = Path(args.file)
+        if not path.is_file():
+            print(f"visgrad train: no such file: {path}", file=sys.stderr)
+            return EXIT_FAILED
+        try:
+            document = files.load(path)
+        except (files.GraphFileError, OSError, ValueError) as exc:
+            print(f"visgrad train: cannot read {path}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        name = path.stem
+    settings = document.settings
+    changes = {key: value for key, value in (("optimizer", optimizer), ("lr", lr),
+                                             ("momentum", momentum)) if value is not None}
+    config = TrainConfig.from_settings(settings, nesterov=args.nesterov, **changes)
+    if momentum and config.optimizer not in ("SGD", "RMSprop"):
+        raise _UsageError(f"visgrad train: --momentum applies to sgd and rmsprop, not "
+                          f"{config.optimizer.lower()}")
+    steps = int(settings["steps"] if steps is None else steps)
+    try:
+        trainer = Trainer(Session(document), config)
+    except SessionError as exc:
+        print(f"visgrad train: {exc}", file=sys.stderr)
+        return EXIT_USAGE if "Invalid" in str(exc) or "Nesterov" in str(exc) else EXIT_FAILED
+    try:
+        trainer.run(steps)
+    finally:
+        trainer.close()
+    run = trainer.history
+    values = ", ".join(f"{column} = {value:.6g}" for column, value in
+                       list(zip(run.columns, run.values[-1], strict=True))[:6])
+    print(f"{name}: {run.name}: {run.steps} iterations, loss {run.loss[0]:.6g} → "
+          f"{run.loss[-1]:.6g}" + (f"; {values}" if values else ""))
+    code = EXIT_OK
+    if trainer.stopped:
+        print(f"visgrad train: {trainer.message}", file=sys.stderr)
+        code = EXIT_FAILED
+    if args.csv is not None:
+        try:
+            print(f"wrote {run.save_csv(args.csv)}")
+        except OSError as exc:
+            print(f"visgrad train: cannot write {args.csv}: {exc}", file=sys.stderr)
+            code = EXIT_FAILED
+    if args.plot is not None:
+        try:
+            from visgrad.qt.panels.plots import export_training_plots  # noqa: PLC0415
+        except ImportError as exc:
+            print(f"visgrad train: Qt is not available for --plot ({exc}).", file=sys.stderr)
+            return EXIT_FAILED
+        title = f"{settings['title'] or name} — {run.name}"
+        try:
+            print(f"wrote {export_training_plots(trainer, args.plot, title, args.theme)}")
+        except OSError as exc:
+            print(f"visgrad train: cannot write {args.plot}: {exc}", file=sys.stderr)
+            code = EXIT_FAILED
+    return code
+
+
 def _app(argv: list[str]) -> int:
     args = _app_parser().parse_args(argv)
     if args.list_examples:
@@ -148,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "render":
             return _render(argv[1:])
+        if argv and argv[0] == "train":
+            return _train(argv[1:])
         if argv and argv[0] == "export":  # Qt-free: graph -> runnable script
             from visgrad.document.code_export import export_command  # noqa: PLC0415
 

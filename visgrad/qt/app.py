@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QSettings, Qt
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QUndoStack
 from PySide6.QtWidgets import QApplication
 
@@ -14,6 +15,7 @@ from visgrad.document import examples, files
 from visgrad.document.model import GraphDocument
 from visgrad.document.session import Session
 from visgrad.qt import theme
+from visgrad.qt.errors import guarded
 
 RUN_STAGES = ("none", "forward", "backward")
 
@@ -36,18 +38,40 @@ def application(headless: bool = False) -> QApplication:
 
 def launch(path: Path | None = None, example: str | None = None,
            settings: QSettings | None = None) -> int:
-    """Open the main window on a file, an example, or the default example; run the app."""
+    """Open the main window on a file, an example, or the default example; run the app.
+
+    Once the window shows, recovery files left by an app that died are offered, then the
+    test script named by ``VISGRAD_TEST_SCRIPT`` runs, if any (see ``visgrad.qt.scripted``).
+    """
+    from visgrad.qt import autosave, scripted  # noqa: PLC0415
     from visgrad.qt.main_window import MainWindow  # noqa: PLC0415
 
+    try:
+        script = scripted.from_environment()
+    except (OSError, ValueError, scripted.ScriptError) as exc:
+        print(f"visgrad: cannot read {scripted.SCRIPT_ENV}: {exc}", file=sys.stderr)
+        return scripted.EXIT_SCRIPT_FAILED
     app = application()
-    window = MainWindow(settings)
+    window = MainWindow(settings, recovery_dir=autosave.default_directory())
     if path is not None:
         if not window.open_path(path, ask=False):
             return 1
     else:
         window.open_example(example or examples.DEFAULT)
+    if script is not None:
+        scripted.configure(window, script)
     window.show()
+    QTimer.singleShot(0, lambda: _after_show(window, script))
     return app.exec()
+
+
+@guarded
+def _after_show(window: Any, script: dict[str, Any] | None) -> None:
+    window.autosave.offer_recovery()
+    if script is not None:
+        from visgrad.qt import scripted  # noqa: PLC0415
+
+        scripted.run(window, script)
 
 
 def run_steps(session: Session, after: str) -> None:

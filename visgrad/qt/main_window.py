@@ -39,7 +39,7 @@ from visgrad.document.formulas import to_numpy
 from visgrad.document.model import GraphDocument
 from visgrad.document.operations import MoveNodes, SetSetting
 from visgrad.document.session import Session
-from visgrad.qt import resources, theme
+from visgrad.qt import clipboard, resources, theme
 from visgrad.qt.anomaly import AnomalyMonitor
 from visgrad.qt.autosave import Autosave, write_atomically
 from visgrad.qt.canvas.scene import NODES_MIME, GraphScene
@@ -163,9 +163,9 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 360],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.inspector_dock, self.train_dock], [420, 330],
+        self.resizeDocks([self.inspector_dock, self.train_dock], [380, 420],
                          Qt.Orientation.Vertical)
-        self.resizeDocks([self.log_dock], [250], Qt.Orientation.Vertical)
+        self.resizeDocks([self.log_dock], [300], Qt.Orientation.Vertical)
         self.resizeDocks([self.log_dock, self.plots_dock], [420, 700], Qt.Orientation.Horizontal)
 
     def _action(self, text: str, slot: Any, shortcut: str | list[str] | None = None,
@@ -593,7 +593,7 @@ class MainWindow(QMainWindow):
         mime = QMimeData()
         mime.setData(NODES_MIME, QByteArray(GraphScene.encode_nodes(data)))
         mime.setText(GraphScene.encode_nodes(data).decode("utf-8"))
-        QGuiApplication.clipboard().setMimeData(mime)
+        clipboard.put(mime)  # not setMimeData: see NOTE [clipboard at exit]
         self.show_status(f"Copied {len(node_ids)} node{'s' if len(node_ids) != 1 else ''}",
                          False)
         return True

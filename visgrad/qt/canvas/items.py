@@ -1,8 +1,14 @@
-"""What the canvas draws: node cards with ports, edges with their shape and gradient labels.
+"""What the canvas draws up close: node cards with ports, edges with their shape and gradient.
 
 Items hold no model state. A :class:`NodeItem` knows its node id and reads the node, the
 validation report and the session's tensors through its scene when it refreshes; edits go
 back through the scene (which pushes undo commands), never into the document directly.
+
+Levels of detail, by the view's zoom: from :data:`SIMPLE_BELOW` up, cards are items drawn in
+full (and cached as pixmaps, so panning repaints nothing); below it the view draws the whole
+graph from the scene's :mod:`~visgrad.qt.canvas.overview` in a few batched calls and no item
+paints. Ports and edge labels are not items of their own: the card draws and hit-tests its
+ports, the scene draws the labels above everything (see ``GraphScene.drawForeground``).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from PySide6.QtGui import (
     QPainterPathStroker,
     QPen,
 )
-from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneMouseEvent, QStyleOptionGraphicsItem
 
 from visgrad.document.formulas import format_number, to_numpy
 from visgrad.qt import resources, theme
@@ -37,7 +43,7 @@ ROW = 17.0
 PAD = 5.0
 PORT_RADIUS = 5.0
 PORT_HIT = 9.0
-SIMPLE_BELOW = 0.45  # level of detail under which cards are drawn simplified
+SIMPLE_BELOW = 0.45  # zoom under which the graph is drawn as an overview (cards simplified)
 
 UI_FONT = "DejaVu Sans"
 MONO_FONT = "DejaVu Sans Mono"
@@ -99,48 +105,76 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(map(str, shape)) + "]"
 
 
-class PortItem(QGraphicsItem):
-    """An input or output port: a circle on the card's edge. Dragging it makes an edge."""
+class PaintCounts:
+    """How cards were drawn, for tests of the level of detail (cheap integer counters)."""
 
-    def __init__(self, parent: NodeItem, name: str, is_output: bool, optional: bool) -> None:
-        super().__init__(parent)
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.detailed = 0    # cards drawn in full: texts, ports, badges
+        self.simplified = 0  # cards drawn as a box with their label (small renders)
+        self.edges = 0       # edge items drawn
+
+
+paint_counts = PaintCounts()
+
+
+def port_offset(index: int, output: bool) -> tuple[float, float]:
+    """Where a card's ``index``-th input or output port sits, from the card's corner."""
+    return (NODE_WIDTH if output else 0.0), HEADER + ROW * index + ROW / 2
+
+
+def curve_reach(x1: float, x2: float) -> float:
+    """How far an edge's S-curve reaches out horizontally from each end."""
+    return max(abs(x2 - x1) * 0.5, 40.0)
+
+
+class PortItem:
+    """An input or output port: a circle on the card's edge. Dragging it makes an edge.
+
+    Not a QGraphicsItem: the card draws its ports and finds the one under the mouse (an item
+    per port made opening a big graph slow). It offers what code asks of a port, with Qt's
+    names where it stands in for an item (``scenePos``, ``update``).
+    """
+
+    __slots__ = ("hover_state", "index", "is_output", "name", "node_item", "optional")
+
+    def __init__(self, parent: NodeItem, name: str, is_output: bool, optional: bool,
+                 index: int = 0) -> None:
         self.node_item = parent
         self.name = name
         self.is_output = is_output
         self.optional = optional
+        self.index = index
         self.hover_state: str | None = None  # "ok" / "refused" while an edge is dragged over
-        self.setAcceptHoverEvents(True)
-        self.setCursor(Qt.CursorShape.CrossCursor)
-        self.setZValue(2)
 
     @property
     def node_id(self) -> str:
         return self.node_item.node_id
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        return QRectF(-PORT_HIT, -PORT_HIT, 2 * PORT_HIT, 2 * PORT_HIT)
+    def pos(self) -> QPointF:
+        return QPointF(*port_offset(self.index, self.is_output))
 
-    def shape(self) -> QPainterPath:
-        path = QPainterPath()
-        path.addEllipse(self.boundingRect())
-        return path
+    def scenePos(self) -> QPointF:  # noqa: N802 - stands in for QGraphicsItem.scenePos
+        return self.node_item.mapToScene(self.pos())
 
     def scene_center(self) -> QPointF:
         return self.scenePos()
 
+    def contains(self, local: QPointF) -> bool:
+        """Whether a point in the card's coordinates is on this port."""
+        x, y = port_offset(self.index, self.is_output)
+        return math.hypot(local.x() - x, local.y() - y) <= PORT_HIT
+
     def connected(self) -> bool:
-        scene = self.scene()
+        scene = self.node_item.scene()
         return scene is not None and scene.port_connected(self)
 
-    @guarded
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
-              widget: Any = None) -> None:
-        colors = theme.current()
-        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        if lod < SIMPLE_BELOW:
-            return
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        category = self.node_item.category_color()
+    def update(self) -> None:
+        self.node_item.update()
+
+    def paint(self, painter: QPainter, colors: theme.Theme, category: QColor) -> None:
         radius = PORT_RADIUS
         if self.hover_state == "ok":
             painter.setPen(QPen(colors.color("good"), 2))
@@ -159,35 +193,7 @@ class PortItem(QGraphicsItem):
                 pen.setStyle(Qt.PenStyle.DotLine)
             painter.setPen(pen)
             painter.setBrush(colors.color("port"))
-        painter.drawEllipse(QPointF(0, 0), radius, radius)
-
-    # the drag that makes an edge is run by the scene; the port only starts and ends it
-    @guarded
-    def mousePressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        scene = self.scene()
-        if event.button() == Qt.MouseButton.LeftButton and scene is not None:
-            scene.begin_connection(self, event.scenePos())
-            event.accept()
-        else:
-            event.ignore()
-
-    @guarded
-    def mouseMoveEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        scene = self.scene()
-        if scene is not None:
-            scene.update_connection(event.scenePos())
-
-    @guarded
-    def mouseReleaseEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        scene = self.scene()
-        if scene is not None:
-            scene.finish_connection(event.scenePos())
-
-    @guarded
-    def hoverEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        scene = self.scene()
-        if scene is not None:
-            scene.show_port_hint(self)
+        painter.drawEllipse(self.pos(), radius, radius)
 
 
 class NodeItem(QGraphicsItem):
@@ -204,6 +210,8 @@ class NodeItem(QGraphicsItem):
         self.texts: dict[str, str] = {}
         self.flags: list[str] = []
         self.messages: list[tuple[str, str]] = []
+        self._connecting = False  # a press on a port started an edge
+        self._hovered: PortItem | None = None
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
                       | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
@@ -225,29 +233,29 @@ class NodeItem(QGraphicsItem):
 
     # geometry ----------------------------------------------------------------------------
     def rebuild_ports(self) -> None:
-        """Make the port items match the node's ports (Cat/Function change theirs)."""
+        """Make the ports match the node's ports (Cat/Function change theirs)."""
         node = self.node()
         wanted_in = [(p.name, p.optional) for p in node.input_ports()]
         wanted_out = [p.name for p in node.output_ports()]
         if [(n, p.optional) for n, p in self.inputs.items()] != wanted_in or \
                 list(self.outputs) != wanted_out:
-            for port in [*self.inputs.values(), *self.outputs.values()]:
-                port.setParentItem(None)
-                if port.scene() is not None:
-                    port.scene().removeItem(port)
-            self.inputs = {name: PortItem(self, name, False, optional)
-                           for name, optional in wanted_in}
-            self.outputs = {name: PortItem(self, name, True, False) for name in wanted_out}
-        self._place_ports()
+            self.inputs = {name: PortItem(self, name, False, optional, index)
+                           for index, (name, optional) in enumerate(wanted_in)}
+            self.outputs = {name: PortItem(self, name, True, False, index)
+                            for index, name in enumerate(wanted_out)}
+            self.update()
+
+    def ports(self) -> list[PortItem]:
+        return [*self.inputs.values(), *self.outputs.values()]
+
+    def port_at(self, local: QPointF) -> PortItem | None:
+        """The port under a point in the card's coordinates."""
+        if PORT_HIT < local.x() < NODE_WIDTH - PORT_HIT:
+            return None
+        return next((port for port in self.ports() if port.contains(local)), None)
 
     def _rows(self) -> int:
         return max(len(self.inputs), len(self.outputs), 1)
-
-    def _place_ports(self) -> None:
-        for index, port in enumerate(self.inputs.values()):
-            port.setPos(0, HEADER + ROW * index + ROW / 2)
-        for index, port in enumerate(self.outputs.values()):
-            port.setPos(NODE_WIDTH, HEADER + ROW * index + ROW / 2)
 
     def body_lines(self) -> list[tuple[str, str]]:
         """The lines under the header, as (role, text): value, grad, event, error, flags."""
@@ -263,11 +271,13 @@ class NodeItem(QGraphicsItem):
         return HEADER + ROW * max(self._rows(), len(self.body_lines())) + PAD
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        return QRectF(-4, -4, NODE_WIDTH + 8, self.height + 10)
+        return QRectF(-PORT_HIT, -4, NODE_WIDTH + 2 * PORT_HIT, self.height + 10)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
         path.addRoundedRect(QRectF(0, 0, NODE_WIDTH, self.height), 9, 9)
+        for port in self.ports():
+            path.addEllipse(port.pos(), PORT_HIT, PORT_HIT)
         return path
 
     # refresh from the model ----------------------------------------------------------------
@@ -279,8 +289,7 @@ class NodeItem(QGraphicsItem):
         texts: dict[str, str] = {"label": node.label, "kind": node.kind}
         flags: list[str] = []
         info = scene.tensor_info(self.node_id)
-        stage = scene.node_stage(self.node_id)
-        if info is not None and stage is not None:
+        if info is not None:
             texts["value"] = short_value(info.value)
             if info.grad_fn:
                 texts["kind"] = info.grad_fn
@@ -336,6 +345,7 @@ class NodeItem(QGraphicsItem):
         if height != self.height:
             self.prepareGeometryChange()
             self.height = height
+            scene.card_height_changed(self)
         self.update()
 
     # painting ----------------------------------------------------------------------------
@@ -350,9 +360,11 @@ class NodeItem(QGraphicsItem):
         stage = self._scene.highlight_of(self.node_id)
         category = self.category_color()
         selected = self.isSelected()
-        if lod < SIMPLE_BELOW:
+        if lod < SIMPLE_BELOW:  # only small renders get here: the view draws an overview
+            paint_counts.simplified += 1
             self._paint_simple(painter, rect, category, stage, selected)
             return
+        paint_counts.detailed += 1
         # shadow, card, header tint, category bar
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colors.color("node_shadow"))
@@ -444,6 +456,9 @@ class NodeItem(QGraphicsItem):
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, kind_text)
 
     def _paint_ports(self, painter: QPainter, colors: theme.Theme) -> None:
+        category = self.category_color()
+        for port in self.ports():
+            port.paint(painter, colors, category)
         painter.setFont(fonts()["port"])
         painter.setPen(colors.color("node_muted"))
         for index, name in enumerate(self.inputs):
@@ -535,12 +550,57 @@ class NodeItem(QGraphicsItem):
         return "warning" if self.messages else None
 
     # interaction -------------------------------------------------------------------------
+    @guarded
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        port = self.port_at(event.pos())
+        if port is not None and event.button() == Qt.MouseButton.LeftButton:
+            # the drag that makes an edge is run by the scene; the card only starts and ends it
+            self._connecting = True
+            self._scene.begin_connection(port, event.scenePos())
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    @guarded
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if self._connecting:
+            self._scene.update_connection(event.scenePos())
+            return
+        super().mouseMoveEvent(event)
+
+    @guarded
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if self._connecting:
+            self._connecting = False
+            self._scene.finish_connection(event.scenePos())
+            return
+        super().mouseReleaseEvent(event)
+
+    @guarded
+    def hoverMoveEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        port = self.port_at(event.pos())
+        if port is self._hovered:
+            return
+        self._hovered = port
+        if port is None:
+            self.unsetCursor()
+        else:
+            self.setCursor(Qt.CursorShape.CrossCursor)
+            self._scene.show_port_hint(port)
+
+    @guarded
+    def hoverLeaveEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        if self._hovered is not None:
+            self._hovered = None
+            self.unsetCursor()
+
     @guarded(default=lambda: None)
     def itemChange(self, change: Any, value: Any) -> Any:  # noqa: N802 - Qt override
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             self._scene.node_item_moved(self)
         elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
             self.update()
+            self._scene.node_item_selected(self)
         return super().itemChange(change, value)
 
     def port(self, name: str, output: bool) -> PortItem | None:
@@ -549,46 +609,68 @@ class NodeItem(QGraphicsItem):
 
 class EdgeItem(QGraphicsItem):
     """An edge: a curve from an output port to an input port, labelled with its shape, and
-    after backward with the gradient it carried (animated when it has just passed)."""
+    after backward with the gradient it carried (animated when it has just passed).
+
+    The item is what the mouse finds (to select, delete, hover for a tooltip); the scene
+    draws all visible edges in one pass under the cards (``GraphScene.drawBackground``) and
+    their labels above them. Its ends come from the scene's overview, so an edge needs no
+    card item at either end.
+    """
 
     def __init__(self, scene: GraphScene, edge: Any) -> None:
         super().__init__()
         self.edge = edge
         self._scene = scene
-        self.path = QPainterPath()
+        self._ends = (0.0, 0.0, 0.0, 0.0)
+        self._box = QRectF()
         self.shape_label = ""
         self.grad_label = ""
-        self.flow = -1.0  # 0..1 while a gradient animation runs
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
         self.setZValue(0)
         self.setAcceptHoverEvents(True)
-        # the label is its own item above the cards, so a long gradient is never hidden
         self.label = EdgeLabel(self)
+        self.update_path()
+
+    @property
+    def flow(self) -> float:
+        """How far the gradient animation is (0..1), -1 when none runs (settable)."""
+        return self._scene.flow_of(self.edge)
+
+    @flow.setter
+    def flow(self, progress: float) -> None:
+        self._scene.set_flow(self.edge, progress)
 
     def labels(self) -> tuple[str, ...]:
         """The gradient it carried once backward passed, else the shape it carries."""
         return (self.grad_label,) if self.grad_label else (self.shape_label,)
 
     def endpoints(self) -> tuple[QPointF, QPointF] | None:
-        source = self._scene.node_item(self.edge.source)
-        target = self._scene.node_item(self.edge.target)
-        if source is None or target is None:
+        link = self._scene.overview.links.get(self.edge)
+        if link is None:
             return None
-        out = source.port(self.edge.source_port, True)
-        into = target.port(self.edge.target_port, False)
-        if out is None or into is None:
-            return None
-        return out.scenePos(), into.scenePos()
+        return QPointF(link.x1, link.y1), QPointF(link.x2, link.y2)
+
+    @property
+    def path(self) -> QPainterPath:
+        link = self._scene.overview.links.get(self.edge)
+        return link.curve() if link is not None else QPainterPath()
 
     def update_path(self) -> None:
-        ends = self.endpoints()
-        self.prepareGeometryChange()
-        self.path = QPainterPath() if ends is None else curve(*ends)
-        self.label.place(None if ends is None else self.path.pointAtPercent(0.5))
-        self.update()
+        """Follow the ends (from the overview); cheap when they did not move."""
+        link = self._scene.overview.links.get(self.edge)
+        ends = (link.x1, link.y1, link.x2, link.y2) if link is not None else None
+        if ends is None:
+            if self._box.isValid():
+                self.prepareGeometryChange()
+                self._box = QRectF()
+        elif ends != self._ends or not self._box.isValid():
+            self.prepareGeometryChange()
+            self._ends = ends
+            self._box = link.box()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        return self.path.boundingRect().adjusted(-8, -8, 8, 8)
+        return QRectF(self._box)
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
@@ -598,85 +680,59 @@ class EdgeItem(QGraphicsItem):
     @guarded
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: Any = None) -> None:
-        colors = theme.current()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        carried = bool(self.grad_label)
-        color = colors.color("edge")
-        width = 1.8
-        if self.isSelected():
-            color, width = colors.color("edge_selected"), 2.6
-        elif carried:
-            color, width = colors.color("gradient"), 2.0
-        painter.setPen(QPen(color, width if lod >= SIMPLE_BELOW else width * 2.5,
-                            Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self.path)
-        if 0.0 <= self.flow <= 1.0:
-            # the gradient travels backward: from the consumer (target) to the producer
-            glow = QColor(colors.color("gradient"))
-            glow.setAlpha(90)
-            painter.setPen(QPen(glow, 7, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-            painter.drawPath(self.path)
-            point = self.path.pointAtPercent(max(0.0, min(1.0, 1.0 - self.flow)))
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(colors.color("gradient"))
-            painter.drawEllipse(point, 5.5, 5.5)
+        pass  # drawn by the scene with every other edge (ItemHasNoContents: never called)
+
+    @guarded(default=lambda: None)
+    def itemChange(self, change: Any, value: Any) -> Any:  # noqa: N802 - Qt override
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self._scene.edge_item_selected(self)
+        return super().itemChange(change, value)
 
     @guarded
     def hoverEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         self.setToolTip(self._scene.edge_tooltip(self.edge))
 
 
-class EdgeLabel(QGraphicsItem):
-    """The pill on an edge: the shape it carries, or the gradient it carried back."""
+class EdgeLabel:
+    """The pill on an edge: the shape it carries, or the gradient it carried back.
+
+    Not an item: the scene draws every visible label above the cards in one pass
+    (``GraphScene.drawForeground``). This answers where one is and what it says.
+    """
+
+    __slots__ = ("edge_item",)
 
     def __init__(self, edge_item: EdgeItem) -> None:
-        super().__init__()
         self.edge_item = edge_item
-        self.rect = QRectF()
-        self.setZValue(3)
-        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
     def text(self) -> str:
         return self.edge_item.labels()[0]
 
-    def place(self, middle: QPointF | None) -> None:
-        self.prepareGeometryChange()
+    def sceneBoundingRect(self) -> QRectF:  # noqa: N802 - stands in for the item's
+        ends = self.edge_item.endpoints()
         text = self.text()
-        if middle is None or not text:
-            self.rect = QRectF()
-        else:
-            width = QFontMetricsF(fonts()["label"]).horizontalAdvance(text) + 10
-            self.rect = QRectF(middle.x() - width / 2, middle.y() - 7.5, width, 15)
-        self.update()
+        if ends is None or not text:
+            return QRectF()
+        from visgrad.qt.canvas.overview import label_rect  # noqa: PLC0415 - cycle
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        return self.rect.adjusted(-2, -2, 2, 2)
+        start, end = ends
+        return label_rect((start + end) / 2, text).adjusted(-2, -2, 2, 2)
 
-    @guarded
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
-              widget: Any = None) -> None:
-        if self.rect.isNull():
-            return
-        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        if lod < SIMPLE_BELOW:
-            return
-        colors = theme.current()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        is_grad = bool(self.edge_item.grad_label)
-        painter.setFont(fonts()["label"])
-        painter.setPen(QPen(colors.color("gradient") if is_grad else colors.color("border"), 1))
-        painter.setBrush(colors.color("backward_fill") if is_grad else colors.color("edge_label"))
-        painter.drawRoundedRect(self.rect, 7, 7)
-        painter.setPen(colors.color("gradient") if is_grad else colors.color("edge_label_text"))
-        painter.drawText(self.rect, Qt.AlignmentFlag.AlignCenter, self.text())
+
+def paint_label(painter: QPainter, colors: theme.Theme, rect: QRectF, text: str,
+                is_grad: bool) -> None:
+    """One edge label's pill (the painter's font is the label font)."""
+    painter.setPen(QPen(colors.color("gradient") if is_grad else colors.color("border"), 1))
+    painter.setBrush(colors.color("backward_fill") if is_grad else colors.color("edge_label"))
+    painter.drawRoundedRect(rect, 7, 7)
+    painter.setPen(colors.color("gradient") if is_grad else colors.color("edge_label_text"))
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
 
 def curve(start: QPointF, end: QPointF) -> QPainterPath:
     """A horizontal S-curve between two ports."""
     path = QPainterPath(start)
-    dx = max(abs(end.x() - start.x()) * 0.5, 40.0)
+    dx = curve_reach(start.x(), end.x())
     path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y()), end)
     return path
 
@@ -715,4 +771,5 @@ def distance(a: QPointF, b: QPointF) -> float:
     return math.hypot(a.x() - b.x(), a.y() - b.y())
 
 
-__all__ = ["DragEdgeItem", "EdgeItem", "EdgeLabel", "NodeItem", "PortItem", "short_value"]
+__all__ = ["DragEdgeItem", "EdgeItem", "EdgeLabel", "NodeItem", "PortItem", "paint_counts",
+           "short_value"]

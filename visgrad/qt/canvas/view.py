@@ -1,19 +1,28 @@
-"""The canvas's view: zoom around the cursor, pan, rubber-band selection, drops from the palette."""
+"""The canvas's view: zoom around the cursor, pan, rubber-band selection, drops from the palette.
+
+Zoomed out below :data:`~visgrad.qt.canvas.items.SIMPLE_BELOW`, the view does not ask the
+scene's items to paint: it draws the scene's overview (a few batched calls per tile), so a
+frame of the whole graph costs the same however many nodes it has. Up close, it makes the
+items of what it is about to show (``GraphScene.materialize``) and lets Qt draw them. Mouse
+events make the items under the pointer first, so clicks, drags and hovers find them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QRegion
 from PySide6.QtWidgets import QGraphicsView
 
 from visgrad.document.operations import AddNode
+from visgrad.qt.canvas.items import SIMPLE_BELOW
 from visgrad.qt.canvas.scene import GraphScene
 from visgrad.qt.errors import guarded
 
 KIND_MIME = "application/x-visgrad-kind"
-MIN_ZOOM, MAX_ZOOM = 0.12, 3.0
+MIN_ZOOM, MAX_ZOOM = 0.12, 3.0  # a big graph may be zoomed out further: until it all shows
+MOUSE_REACH = 24.0  # view pixels around the pointer whose items are made before an event
 
 
 class GraphView(QGraphicsView):
@@ -37,6 +46,8 @@ class GraphView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPoint | None = None
         self._space_held = False
+        self.overview_frames = 0  # frames drawn from the overview (for tests)
+        self.rubberBandChanged.connect(self._on_rubber_band_changed)
         if scene is not None:
             self.setScene(scene)
 
@@ -47,8 +58,18 @@ class GraphView(QGraphicsView):
     def zoom(self) -> float:
         return self.transform().m11()
 
+    def min_zoom(self) -> float:
+        """The smallest zoom: MIN_ZOOM, or less when the graph needs it to fit."""
+        scene = self.graph_scene()
+        rect = scene.items_bounding_rect() if scene is not None else QRectF()
+        if rect.isNull():
+            return MIN_ZOOM
+        size = self.viewport().size()
+        fit = min(size.width() / (rect.width() + 80), size.height() / (rect.height() + 80))
+        return max(0.005, min(MIN_ZOOM, fit * 0.8))
+
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
-        target = max(MIN_ZOOM, min(MAX_ZOOM, self.zoom() * factor))
+        target = max(min(self.min_zoom(), self.zoom()), min(MAX_ZOOM, self.zoom() * factor))
         factor = target / self.zoom()
         if abs(factor - 1.0) < 1e-6:
             return
@@ -70,6 +91,7 @@ class GraphView(QGraphicsView):
         scene = self.graph_scene()
         if scene is None:
             return
+        scene.fit_scene_rect()  # a layout may just have moved everything
         rect = scene.items_bounding_rect()
         if rect.isNull():
             self.resetTransform()
@@ -82,6 +104,58 @@ class GraphView(QGraphicsView):
             self.scale(1.25, 1.25)
             self.centerOn(rect.center())
         self.sigZoomChanged.emit(self.zoom())
+
+    # drawing -----------------------------------------------------------------------------------
+    def is_overview(self) -> bool:
+        """Whether the view draws the overview (zoomed out) rather than the items."""
+        return self.zoom() < SIMPLE_BELOW
+
+    @guarded
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        scene = self.graph_scene()
+        if scene is None:
+            super().paintEvent(event)
+            return
+        if not self.is_overview():
+            margin = 0.1 * max(self.viewport().width(), self.viewport().height())
+            shown = QRectF(self.viewport().rect()).adjusted(-margin, -margin, margin, margin)
+            scene.materialize(self.mapToScene(shown.toRect()).boundingRect())
+            super().paintEvent(event)
+            return
+        self.overview_frames += 1
+        painter = QPainter(self.viewport())
+        try:
+            painter.setWorldTransform(self.viewportTransform())
+            exposed = self.mapToScene(event.rect()).boundingRect()
+            scene.paint_overview(painter, exposed, self.zoom())
+            band = self.rubberBandRect()
+            if not band.isEmpty():  # what QGraphicsView draws over the items
+                painter.resetTransform()
+                highlight = self.palette().highlight().color()
+                fill = QColor(highlight)
+                fill.setAlpha(50)
+                painter.setPen(QPen(highlight, 1))
+                painter.setBrush(fill)
+                painter.drawRect(band.adjusted(0, 0, -1, -1))
+        finally:
+            painter.end()
+        # NOTE [scene bookkeeping]: QGraphicsScene forgets a pending "update everything"
+        # only while drawing its items; until then it drops every other update, item repaints
+        # included. Qt's own paint over an empty region draws nothing and clears it.
+        super().paintEvent(QPaintEvent(QRegion()))
+
+    def _materialize_around(self, position: QPointF) -> None:
+        scene = self.graph_scene()
+        if scene is not None:
+            reach = QRectF(position.x() - MOUSE_REACH, position.y() - MOUSE_REACH,
+                           2 * MOUSE_REACH, 2 * MOUSE_REACH)
+            scene.materialize(self.mapToScene(reach.toRect()).boundingRect())
+
+    @guarded
+    def _on_rubber_band_changed(self, rect: QRect, start: QPointF, end: QPointF) -> None:
+        scene = self.graph_scene()
+        if scene is not None and not rect.isEmpty():
+            scene.materialize(self.mapToScene(rect).boundingRect())
 
     def centre_scene_pos(self) -> QPointF:
         return self.mapToScene(self.viewport().rect().center())
@@ -96,6 +170,7 @@ class GraphView(QGraphicsView):
 
     @guarded
     def mousePressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self._materialize_around(event.position())
         if event.button() == Qt.MouseButton.MiddleButton or (
                 self._space_held and event.button() == Qt.MouseButton.LeftButton):
             self._pan_from = event.position().toPoint()
@@ -106,6 +181,7 @@ class GraphView(QGraphicsView):
 
     @guarded
     def mouseMoveEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self._materialize_around(event.position())
         if self._pan_from is not None:
             now = event.position().toPoint()
             delta = now - self._pan_from
@@ -118,6 +194,7 @@ class GraphView(QGraphicsView):
 
     @guarded
     def mouseReleaseEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self._materialize_around(event.position())
         if self._pan_from is not None:
             self._pan_from = None
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space_held
