@@ -309,11 +309,11 @@ def wait_for(condition, process: subprocess.Popen, timeout: float = 60.0) -> Non
     deadline = time.monotonic() + timeout
     while not condition():
         if process.poll() is not None:
-            out, err = process.communicate()
+            _, err = process.communicate()
             pytest.fail(f"the app exited with {process.returncode}:\n{err.decode()}")
         if time.monotonic() > deadline:
             process.kill()
-            out, err = process.communicate()
+            _, err = process.communicate()
             pytest.fail(f"timed out; the app said:\n{err.decode()}")
         time.sleep(0.05)
 
@@ -347,7 +347,7 @@ def test_after_kill_9_the_next_launch_restores_the_document(tmp_path):
     after = tmp_path / "after.json"
     second = launch(tmp_path, "second", {"recovery_choice": "restore", "steps": [
         {"dump": str(after)}, {"close": True}]})
-    out, err = second.communicate(timeout=120)
+    _, err = second.communicate(timeout=120)
     assert second.returncode == 0, err.decode()
     state = json.loads(after.read_text(encoding="utf-8"))
     assert len(state["offers"]) == 1 and state["offers"][0].startswith("l1_l4_network.vgraph")
@@ -363,3 +363,46 @@ def test_after_kill_9_the_next_launch_restores_the_document(tmp_path):
         {"dump": str(tmp_path / "third.json")}, {"close": True}]})
     third.communicate(timeout=120)
     assert json.loads((tmp_path / "third.json").read_text(encoding="utf-8"))["offers"] == []
+
+
+def test_starting_training_writes_the_recovery_file_first(make_window, qtbot):
+    window = make_window()
+    window.open_example("l1_l4_network")
+    delete_node(window, "w3")
+    written = []
+    window.autosave.sigSaved.connect(written.append)
+    panel = window.train_panel
+    panel.start_button.click()
+    assert written == [str(window.autosave.file)]  # before the first iteration's tick
+    assert recovered_graph(window.autosave.file) == files.dumps(window.document)
+    if panel.pause_button.isEnabled():
+        panel.pause_button.click()
+
+
+def test_the_test_script_drives_the_window_like_a_user(make_window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
+    from visgrad.qt import scripted
+
+    window = make_window()
+    window.open_example("l1_l4_network")
+    exits = []
+    monkeypatch.setattr(QApplication, "exit", lambda code=0: exits.append(code))
+    script = {"recovery_choice": "discard", "autosave_seconds": 0.5, "steps": [
+        {"add": "Exp", "label": "e"}, {"connect": ["loss", "e", "x"]},
+        {"set": ["w1", "value", "3.0"]}, {"delete": ["w3"]}, {"undo": 2}, {"redo": 1},
+        {"run": "backward"}, {"run": "step_forward"}, {"dump": str(tmp_path / "state.json")},
+        {"save_as": str(tmp_path / "out.vgraph")}]}
+    scripted.configure(window, script)
+    assert window.autosave.choose(None) == "discard"
+    assert window.autosave.interval_seconds == 0.5
+    scripted.run(window, script)
+    assert exits == []
+    state = json.loads((tmp_path / "state.json").read_text(encoding="utf-8"))
+    assert state["modified"] and "e" in files.loads(state["graph"])
+    assert files.loads(state["graph"]).node("w1").params["value"] == "3.0"
+    assert "w3" in files.loads(state["graph"])  # deleting it was undone
+    assert files.dumps(files.load(tmp_path / "out.vgraph")) == state["graph"]
+    assert not window.isWindowModified()
+    scripted.run(window, {"steps": [{"connect": ["nowhere", "e", "x"]}, {"undo": 1}]})
+    assert exits == [scripted.EXIT_SCRIPT_FAILED]

@@ -230,8 +230,8 @@ class AnomalyMonitor(QObject):
         where = f" ({node.label} = {node.kind})" if node is not None else ""
         target = f" for {port}" if port else ""
         inputs = describe_inputs(self._inputs.get(node_id, {}) if node_id else {}, None, None)
-        parts = [f"Anomaly: {grad_fn}{where} sent a gradient with {what}{target} in the "
-                 "backward pass"]
+        sent = f"sent a gradient with {what}{target} in the backward pass"
+        parts = [f"Anomaly: {grad_fn}{where} {sent}"]
         if grads_in is not None and len(grads_in):
             parts.append("grad_output = " + ", ".join(format_value(g) for g in grads_in))
         if inputs:
@@ -248,8 +248,8 @@ class AnomalyMonitor(QObject):
         where = f" ({node.label} = {node.kind})" if node is not None else ""
         inputs = describe_inputs(self._inputs.get(error.node_id, {}) if node else {}, None,
                                  None)
-        text = f"Anomaly: {match.group(1)}{where} returned nan in its {match.group(2)}th " \
-            "output in the backward pass"
+        returned = f"returned nan in its {match.group(2)}th output in the backward pass"
+        text = f"Anomaly: {match.group(1)}{where} {returned}"
         if inputs:
             text += "; forward inputs: " + "; ".join(f"{k} = {v}" for k, v in inputs.items())
         self._found(Finding(error.node_id, "backward", match.group(1), "nan", text, inputs))
