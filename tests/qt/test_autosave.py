@@ -88,7 +88,6 @@ def test_edits_do_not_push_the_timer_back(make_window, qtbot):
                                     f"{time.monotonic() - started:.3f}"))
         qtbot.wait(50)
     assert saved, "continuous editing postponed the autosave forever"
-    assert time.monotonic() - started < 2
 
 
 def test_every_run_writes_the_recovery_file_first(make_window):

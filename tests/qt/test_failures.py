@@ -368,3 +368,46 @@ def test_the_cancel_button_and_edits_stop_a_run(slow_runs, qtbot):
     window.run_backward_action.trigger()
     qtbot.waitUntil(lambda: not window.runner.running)
     assert window.session.state == "backward_done"
+
+
+# found by the monkey ---------------------------------------------------------------------------
+
+
+def test_a_function_whose_forward_is_a_list_does_not_break_the_views(window, qtbot):
+    """A custom Function's forward formula set to ``[1.0, 2.0]`` made its output a Python list;
+    every refresh of the canvas and the inspector then raised (``'list' object has no
+    attribute 'is_leaf'``), reported as internal errors."""
+    from visgrad.qt import errors
+
+    window.open_example("custom_functions")
+    double = window.document.node("double").id
+    window.editor.push(SetParam(double, "forward", "[1.0, 2.0]"))
+    window.select_node(double)
+    reported = len(errors.hub().history)
+    window.anomaly_action.trigger()
+    window.run_backward_action.trigger()
+    window.scene.flush()
+    window.inspector.flush()
+    window.grab()
+    assert errors.hub().history[reported:] == []
+    window.undo_stack.undo()
+    window.undo_stack.undo()
+    window.run_backward_action.trigger()
+    assert window.session.state == "backward_done" and window.session.error is None
+
+
+def test_esc_pauses_training_too(window, qtbot):
+    window.open_example("linear_regression")
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    panel = window.train_panel
+    panel.steps_edit.setText("1000000")
+    panel.steps_edit.editingFinished.emit()
+    assert not window.cancel_run_action.isEnabled()
+    panel.start_button.click()
+    assert panel.running and window.cancel_run_action.isEnabled()
+    qtbot.wait(50)
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert not panel.running
+    assert not window.cancel_run_action.isEnabled()
+    assert "Paused at iteration" in window.step_label.text()

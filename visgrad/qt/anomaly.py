@@ -84,7 +84,7 @@ def describe_inputs(inputs: dict[str, Any], where: tuple[int, ...] | None,
     described = {}
     for name, tensor in inputs.items():
         text = format_value(tensor)
-        array = to_numpy(tensor) if tensor is not None else None
+        array = _floats(tensor) if tensor is not None else None
         if where is not None and array is not None and array.ndim > 0 and \
                 tuple(array.shape) == shape:
             text += f"  ({name}{list(where)} = {format_number(array[where])})"
@@ -192,7 +192,8 @@ class AnomalyMonitor(QObject):
         port, what = next(iter(bad.items()))
         output = step.outputs[port]
         where = first_bad_index(output)
-        shape = tuple(to_numpy(output).shape)
+        array = _floats(output)
+        shape = tuple(array.shape) if array is not None else None
         inputs = describe_inputs(step.inputs, where, shape)
         at = f" at {list(where)}" if where is not None else ""
         name = step.label if len(step.outputs) == 1 else f"{step.label}.{port}"

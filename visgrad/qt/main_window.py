@@ -117,7 +117,8 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
         self.runner = RunLoop(self, self.run_progress)
-        self.runner.sigRunning.connect(self.cancel_run_action.setEnabled)
+        self.runner.sigRunning.connect(self._refresh_cancel)
+        self.train_panel.sigStatus.connect(self._refresh_cancel)  # Start, Pause, finished
         hub().sigError.connect(self._on_internal_error)
         self.load_document(self.document, None, "untitled")
         self.autosave = Autosave(self, recovery_dir)  # recovery_dir None (tests): off
@@ -241,8 +242,8 @@ class MainWindow(QMainWindow):
                                 "or inf, and pause the run there", checkable=True)
         self.element_limit_action = a("Element limit…", self.ask_element_limit,
                                       tip="The most elements a tensor value may have")
-        self.cancel_run_action = a("Cancel run", lambda: self.runner.cancel(), "Esc",
-                                   tip="Stop a long run after its current step")
+        self.cancel_run_action = a("Cancel run", self.cancel_runs, "Esc",
+                                   tip="Stop a long run, or training, after its current step")
         self.cancel_run_action.setEnabled(False)
         self.fit_action = a("&Fit to view", self.view.fit_to_view, "Ctrl+0", "action-fit")
         self.zoom_in_action = a("Zoom &in", lambda: self.view.zoom_by(1.2), ["Ctrl++", "Ctrl+="])
@@ -660,6 +661,16 @@ class MainWindow(QMainWindow):
 
     def _on_create_graph_toggled(self, *args: Any) -> None:
         self.editor.push(SetSetting("create_graph", self.create_graph_action.isChecked()))
+
+    def cancel_runs(self) -> None:
+        """Esc: stop a long run, or training, after its current step."""
+        self.runner.cancel()
+        if self.train_panel.running:
+            self.train_panel.pause()
+
+    @guarded
+    def _refresh_cancel(self, *args: Any) -> None:
+        self.cancel_run_action.setEnabled(self.runner.running or self.train_panel.running)
 
     def _on_anomaly_toggled(self, *args: Any) -> None:
         self.editor.push(SetSetting("detect_anomaly", self.anomaly_action.isChecked()))

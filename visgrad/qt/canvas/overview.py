@@ -34,6 +34,7 @@ TILE = 2048.0
 LINES_BELOW = 0.15   # edges drawn as straight lines (cheaper) under this zoom
 LABELS_FROM = 0.2    # card labels drawn from this zoom on (below they are a few pixels)
 SMALL_AREA_LINKS = 150  # an area crossed by fewer edges draws them one by one
+MERGE_FROM = 12  # a frame over this many tiles draws them merged
 MARGIN = card.NODE_WIDTH + 2 * card.PORT_HIT  # how far a card reaches out of its tile
 
 TileKey = tuple[int, int]
@@ -152,6 +153,18 @@ class Tile:
             self.paths: dict[tuple[bool, str], QPainterPath] = {}
 
 
+class Merged:
+    """Every tile's drawing in one place, for frames that show the whole graph."""
+
+    __slots__ = ("curves", "fills", "outlines", "paths", "version")
+
+    def __init__(self, version: int, curves: bool) -> None:
+        self.version, self.curves = version, curves
+        self.fills: dict[str, list[QRectF]] = {}
+        self.outlines: dict[str, list[QRectF]] = {}
+        self.paths: dict[str, QPainterPath] = {}
+
+
 class Overview:
     """The tiles of one scene. ``changed(rect)`` is called with every scene area whose drawing
     changes, so the views can repaint it (a null rect: everything)."""
@@ -162,6 +175,8 @@ class Overview:
         self.cards: dict[str, Card] = {}
         self.links: dict[Edge, Link] = {}
         self.tiles: dict[TileKey, Tile] = {}
+        self._version = 0  # counts changes, for what is kept across the whole graph
+        self._merged_drawing: Merged | None = None
         self._bounds: QRectF | None = None  # exactly around the cards (made when asked)
         self._reach: QRectF | None = None   # around every place a card has been (grows)
         self.frames = 0         # for tests: overview frames drawn,
@@ -176,6 +191,7 @@ class Overview:
             yield
         finally:
             touched, self._quiet = self._quiet, None
+            self._version += 1
             for key in touched:
                 if key in self.tiles:
                     self.tiles[key].invalidate()
@@ -329,6 +345,7 @@ class Overview:
         return tile
 
     def _touch_card(self, found: Card, geometry: bool = True) -> None:
+        self._version += 1
         if self._quiet is not None:
             self._quiet.add(found.tile)
             return
@@ -340,6 +357,8 @@ class Overview:
     def _touch_link(self, found: Link, drawing: bool = True, geometry: bool = True) -> None:
         """``found`` changes: its tile's drawing too, unless only its label does (and the
         tile's bounds, unless it did not move)."""
+        if drawing:
+            self._version += 1
         source = self.cards.get(found.edge.source)
         if self._quiet is not None:
             if drawing and source is not None:
@@ -428,10 +447,13 @@ class Overview:
         keys = list(self.tiles_in(exposed))
         for key in keys:
             self._build(key)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, zoom >= LINES_BELOW)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
         curves = zoom >= LINES_BELOW
+        # many tiles (the whole graph in view): their drawing merged, so a frame is a few
+        # calls; kept until anything changes, which a zoom or a pan does not
+        merged = self._merged(curves) if len(keys) >= MERGE_FROM else None
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, curves)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
         pens = {}
         for state, color in (("plain", colors.color("edge")),
                              ("gradient", colors.color("gradient")),
@@ -442,7 +464,7 @@ class Overview:
             pens[state].setCosmetic(True)
         # a small area (a card that changed): the few edges crossing it, one by one; a large
         # one: each tile's edges as one path (Qt strokes a whole path however little shows)
-        crossing = self.links_in(exposed, limit=SMALL_AREA_LINKS)
+        crossing = None if merged else self.links_in(exposed, limit=SMALL_AREA_LINKS)
         if crossing is not None:
             for link in crossing:
                 painter.setPen(pens[link.state()])
@@ -450,14 +472,16 @@ class Overview:
         else:
             for state, pen in pens.items():
                 painter.setPen(pen)
-                for key in keys:
-                    path = self._edge_path(key, curves, state)
-                    if path is not None:
+                paths = [merged.paths.get(state)] if merged else [
+                    self._edge_path(key, curves, state) for key in keys]
+                for path in paths:
+                    if path is not None and not path.isEmpty():
                         painter.drawPath(path)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         fills = _fill_colors(colors)
-        for key in keys:  # a light fill with a border in the category's colour, as a card
-            for fill, rects in self.tiles[key].fills.items():
+        groups = [merged] if merged else [self.tiles[key] for key in keys]
+        for group in groups:  # a light fill with a border in the category's colour, as a card
+            for fill, rects in group.fills.items():
                 brush, border = fills.get(fill) or fills["muted"]
                 pen = QPen(border, 1.0)
                 pen.setCosmetic(True)
@@ -470,8 +494,8 @@ class Overview:
             pen = QPen(colors.color("accent" if outline == "selected" else outline), width)
             pen.setCosmetic(True)
             painter.setPen(pen)
-            for key in keys:
-                rects = self.tiles[key].outlines.get(outline)
+            for group in groups:
+                rects = group.outlines.get(outline)
                 if rects:
                     painter.drawRects(rects)
         if zoom >= LABELS_FROM:
@@ -486,6 +510,26 @@ class Overview:
         if extra is not None:
             extra(painter)
         painter.restore()
+
+    def _merged(self, curves: bool) -> Merged:
+        """Every tile's rectangles and edge paths together (made again after a change)."""
+        merged = self._merged_drawing
+        if merged is None or merged.version != self._version or merged.curves != curves:
+            merged = Merged(self._version, curves)
+            for key, tile in self.tiles.items():
+                if not tile.cards and not tile.links:
+                    continue
+                self._build(key)
+                for fill, rects in tile.fills.items():
+                    merged.fills.setdefault(fill, []).extend(rects)
+                for outline, rects in tile.outlines.items():
+                    merged.outlines.setdefault(outline, []).extend(rects)
+                for state in ("plain", "gradient", "selected"):
+                    path = self._edge_path(key, curves, state)
+                    if path is not None:
+                        merged.paths.setdefault(state, QPainterPath()).addPath(path)
+            self._merged_drawing = merged
+        return merged
 
     def paint_labels(self, painter: QPainter, exposed: QRectF) -> None:
         """The pills on edges (their shape, or the gradient they carried) inside ``exposed``."""

@@ -238,8 +238,8 @@ class GraphScene(QGraphicsScene):
     def tensor_info(self, node_id: str) -> Any:
         try:
             return self.session.inspect(node_id)
-        except (KeyError, ValueError, RuntimeError):
-            return None
+        except (KeyError, ValueError, RuntimeError, AttributeError, TypeError):
+            return None  # also an output that is no tensor (a Function whose forward is a list)
 
     def node_stage(self, node_id: str) -> str | None:
         return "run" if self.tensor_info(node_id) is not None else None

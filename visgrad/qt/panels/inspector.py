@@ -366,8 +366,8 @@ class InspectorPanel(QScrollArea):
         info = None
         try:
             info = self.session.inspect(node.id)
-        except (KeyError, ValueError, RuntimeError):
-            info = None
+        except (KeyError, ValueError, RuntimeError, AttributeError, TypeError):
+            info = None  # also an output that is no tensor (a Function whose forward is a list)
         layout.addWidget(_section("Tensor"))
         if info is None:
             hint = QLabel("Not computed yet: step forward (F10) or run the graph.")
