@@ -11,7 +11,7 @@ import random
 from itertools import combinations
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QUndoStack
 
 from visgrad.document import GraphDocument, Session, examples, layout, validation
@@ -29,7 +29,7 @@ from visgrad.document.operations import (
 from visgrad.qt import theme
 from visgrad.qt.canvas import items
 from visgrad.qt.canvas.items import SIMPLE_BELOW, NodeItem
-from visgrad.qt.canvas.overview import LABELS_FROM
+from visgrad.qt.canvas.overview import LABELS_FROM, LINES_BELOW
 from visgrad.qt.canvas.scene import GraphScene
 from visgrad.qt.canvas.view import GraphView
 from visgrad.qt.undo import DocumentEditor
@@ -118,6 +118,79 @@ def test_cards_are_cached_so_a_pan_repaints_no_card(canvas, qtbot):
     items.paint_counts.reset()
     view.viewport().grab()  # the same view again: every card comes from its pixmap
     assert items.paint_counts.detailed == 0
+
+
+def spread_graph(columns: int = 8, rows: int = 8, spacing: float = 2500.0) -> GraphDocument:
+    """Tensor → Exp pairs far apart: a graph over many tiles, from only a few nodes."""
+    doc = GraphDocument()
+    for column in range(columns):
+        for row in range(rows):
+            x, y = column * spacing, row * spacing
+            source = doc.add_node("Tensor", label=f"t{column}_{row}", position=(x, y))
+            doc.connect(source, doc.add_node("Exp", label=f"e{column}_{row}",
+                                             position=(x + 220, y)), "x")
+    return doc
+
+
+class Paints(QObject):
+    """The areas painted on a widget."""
+
+    def __init__(self, widget) -> None:
+        super().__init__()
+        self.regions: list = []
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint:
+            self.regions.append(event.region().boundingRect())
+        return False
+
+
+def test_far_out_the_whole_graph_is_blitted_from_a_kept_snapshot(canvas):
+    scene, view = canvas(spread_graph())
+    overview = scene.overview
+    view.fit_to_view()
+    assert view.zoom() < LINES_BELOW
+    view.viewport().grab()
+    view.viewport().grab()  # drawn twice without a change: now worth an image
+    made = overview.snapshots
+    assert made >= 1
+    view.zoom_by(1.1)
+    view.viewport().grab()
+    view.zoom_by(1 / 1.1)
+    view.viewport().grab()
+    assert overview.snapshots == made  # zooming and panning reuse it
+    scene.select_nodes([next(iter(scene.document.nodes))])  # a change
+    view.viewport().grab()  # the first frame after it is drawn directly (it may be the last)
+    assert overview.snapshots == made
+    view.viewport().grab()
+    assert overview.snapshots == made + 1
+
+
+def test_the_overview_keeps_repainting_after_a_full_update(canvas, qapp):
+    scene, view = canvas(layered_graph())
+    show_at(view, 0.1)
+    paints = Paints(view.viewport())
+    scene.update()  # "everything" (Qt's scene then drops other updates until it draws items)
+    qapp.processEvents()
+    node_id = scene.document.node("x3").id
+    paints.regions.clear()
+    scene.overview.set_stage(node_id, "backward")
+    qapp.processEvents()
+    qapp.processEvents()
+    assert paints.regions  # the highlighted card was repainted
+
+
+def test_a_pan_repaints_only_the_strip_it_uncovers(canvas, qapp):
+    _, view = canvas(layered_graph(layers=20, width=12))
+    for zoom in (0.1, 1.0):
+        show_at(view, zoom)
+        qapp.processEvents()
+        paints = Paints(view.viewport())
+        bar = view.horizontalScrollBar()
+        bar.setValue(bar.value() + 24)
+        qapp.processEvents()
+        assert paints.regions and all(rect.width() <= 30 for rect in paints.regions), zoom
 
 
 def test_items_are_made_only_where_the_view_shows_detail(canvas):

@@ -2,11 +2,11 @@
 
 While the open document has unsaved changes, a copy of it is kept in a recovery file in the
 user's app data folder (``QStandardPaths.AppDataLocation``/recovery, or the folder named by
-``VISGRAD_RECOVERY_DIR``). The copy is written atomically (``QSaveFile``) 30 seconds after
-the first edit since the last copy (a single-shot timer armed by edits, so an idle app writes
-nothing) and at the start of every run (a forward or backward pass, training), before the
-engine gets to work. A clean save, undoing
-back to the saved state, or a normal close removes it.
+``VISGRAD_RECOVERY_DIR``). The copy is written atomically (``QSaveFile``) 30 seconds
+(``autosave/interval_seconds`` in the settings) after the first edit since the last copy (a
+single-shot timer armed by edits, so an idle app writes nothing) and at the start of every
+run (a forward or backward pass, training), before the engine gets to work. A clean save,
+undoing back to the saved state, or a normal close removes it.
 
 The next launch looks for recovery files no running visgrad owns and offers each one:
 Restore (the document comes back, modified, with its original path) or Discard.

@@ -8,7 +8,9 @@ Levels of detail, by the view's zoom: from :data:`SIMPLE_BELOW` up, cards are it
 full (and cached as pixmaps, so panning repaints nothing); below it the view draws the whole
 graph from the scene's :mod:`~visgrad.qt.canvas.overview` in a few batched calls and no item
 paints. Ports and edge labels are not items of their own: the card draws and hit-tests its
-ports, the scene draws the labels above everything (see ``GraphScene.drawForeground``).
+ports. An edge item is what the mouse selects and hovers; the scene draws every visible edge
+in one pass under the cards and their labels above them (``GraphScene.drawBackground`` and
+``drawForeground``).
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ class PaintCounts:
     def reset(self) -> None:
         self.detailed = 0    # cards drawn in full: texts, ports, badges
         self.simplified = 0  # cards drawn as a box with their label (small renders)
-        self.edges = 0       # edge items drawn
+        self.edges = 0       # edges drawn up close (by the scene, in one pass)
 
 
 paint_counts = PaintCounts()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFontMetricsF, QImage, QPainter, QPainterPath, QPen
 
 from visgrad.qt import theme
 from visgrad.qt.canvas import items as card
@@ -35,6 +35,15 @@ LINES_BELOW = 0.15   # edges drawn as straight lines (cheaper) under this zoom
 LABELS_FROM = 0.2    # card labels drawn from this zoom on (below they are a few pixels)
 SMALL_AREA_LINKS = 150  # an area crossed by fewer edges draws them one by one
 MERGE_FROM = 12  # a frame over this many tiles draws them merged
+# NOTE [snapshot]: zoomed far out, a frame of the whole graph is still thousands of lines
+# and rectangles for Qt to rasterize (30 ms for 10,000 nodes); so the overview keeps it as an
+# image, drawn a little finer than the zoom it was made for, and scales it while a wheel zoom
+# or a pan goes on: a frame is one scaled blit. It is made again once the graph changes or
+# the zoom leaves [scale / SNAPSHOT_RANGE, scale]. Not above LINES_BELOW, where cards grow
+# readable and scaling would blur them.
+SNAPSHOT_FINER = 1.25
+SNAPSHOT_RANGE = 3.0
+SNAPSHOT_PIXELS = 4096  # the image's longer side at most
 MARGIN = card.NODE_WIDTH + 2 * card.PORT_HIT  # how far a card reaches out of its tile
 
 TileKey = tuple[int, int]
@@ -153,6 +162,17 @@ class Tile:
             self.paths: dict[tuple[bool, str], QPainterPath] = {}
 
 
+class Snapshot:
+    """The whole graph as an image: scene rectangle ``rect`` drawn at ``scale``."""
+
+    __slots__ = ("image", "rect", "scale", "theme", "version")
+
+    def __init__(self, image: QImage, rect: QRectF, scale: float, version: int,
+                 theme_name: str) -> None:
+        self.image, self.rect, self.scale = image, rect, scale
+        self.version, self.theme = version, theme_name
+
+
 class Merged:
     """Every tile's drawing in one place, for frames that show the whole graph."""
 
@@ -179,7 +199,10 @@ class Overview:
         self._merged_drawing: Merged | None = None
         self._bounds: QRectF | None = None  # exactly around the cards (made when asked)
         self._reach: QRectF | None = None   # around every place a card has been (grows)
-        self.frames = 0         # for tests: overview frames drawn,
+        self._snapshot_image: Snapshot | None = None
+        self._drawn_version = -1  # the version the last whole-graph frame showed
+        self.snapshots = 0      # for tests: snapshots made,
+        self.frames = 0         # overview frames drawn,
         self.texts_drawn = 0    # card labels drawn in them,
         self.labels_drawn = 0   # edge labels drawn at detail zoom
 
@@ -443,8 +466,57 @@ class Overview:
               extra: Callable[[QPainter], None] | None = None) -> None:
         """Draw every card and edge that can show inside ``exposed`` (scene coordinates)."""
         self.frames += 1
-        colors = theme.current()
         keys = list(self.tiles_in(exposed))
+        snapshot = self._snapshot(zoom) if zoom < LINES_BELOW and len(keys) >= MERGE_FROM \
+            else None
+        if snapshot is not None:
+            shown = exposed.intersected(snapshot.rect)
+            if not shown.isEmpty():
+                painter.save()
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                painter.drawImage(shown, snapshot.image, QRectF(
+                    (shown.left() - snapshot.rect.left()) * snapshot.scale,
+                    (shown.top() - snapshot.rect.top()) * snapshot.scale,
+                    shown.width() * snapshot.scale, shown.height() * snapshot.scale))
+                painter.restore()
+        else:
+            self._draw(painter, exposed, zoom, keys)
+        if extra is not None:
+            extra(painter)
+
+    def _snapshot(self, zoom: float) -> Snapshot | None:
+        """The whole graph drawn into an image a little finer than ``zoom``, kept while the
+        graph does not change and the zoom stays within a factor of it (NOTE [snapshot])."""
+        snapshot = self._snapshot_image
+        colors = theme.current()
+        if snapshot is not None and snapshot.version == self._version \
+                and snapshot.theme == colors.name \
+                and snapshot.scale / SNAPSHOT_RANGE <= zoom <= snapshot.scale:
+            return snapshot
+        if self._drawn_version != self._version:  # the first frame since a change is
+            self._drawn_version = self._version    # drawn directly: it may be the only one
+            return None
+        rect = self.bounds().adjusted(-60, -60, 60, 60)  # + curves bulging out of the cards
+        scale = min(zoom * SNAPSHOT_FINER, SNAPSHOT_PIXELS / max(rect.width(), rect.height(), 1))
+        if rect.isEmpty() or scale < zoom:
+            return None  # too big a graph for an image at this zoom: drawn directly
+        image = QImage(math.ceil(rect.width() * scale), math.ceil(rect.height() * scale),
+                       QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(colors.color("canvas"))
+        painter = QPainter(image)
+        try:
+            painter.scale(scale, scale)
+            painter.translate(-rect.left(), -rect.top())
+            self._draw(painter, rect, zoom, list(self.tiles_in(rect)))
+        finally:
+            painter.end()
+        self._snapshot_image = Snapshot(image, rect, scale, self._version, colors.name)
+        self.snapshots += 1
+        return self._snapshot_image
+
+    def _draw(self, painter: QPainter, exposed: QRectF, zoom: float,
+              keys: list[TileKey]) -> None:
+        colors = theme.current()
         for key in keys:
             self._build(key)
         curves = zoom >= LINES_BELOW
@@ -462,13 +534,22 @@ class Overview:
             # as outlines, fifty times slower
             pens[state] = QPen(color, 1.0)
             pens[state].setCosmetic(True)
-        # a small area (a card that changed): the few edges crossing it, one by one; a large
-        # one: each tile's edges as one path (Qt strokes a whole path however little shows)
-        crossing = None if merged else self.links_in(exposed, limit=SMALL_AREA_LINKS)
+        # Qt strokes a whole path however little of it shows: so up close (curves), only
+        # the edges crossing the area, gathered in one path per colour; far out (straight
+        # lines, the whole graph in view), every tile's lines at once
+        crossing = None
+        if curves or not merged:
+            crossing = self.links_in(exposed, limit=None if curves else SMALL_AREA_LINKS)
         if crossing is not None:
+            gathered: dict[str, QPainterPath] = {}
             for link in crossing:
-                painter.setPen(pens[link.state()])
-                painter.drawPath(link.curve() if curves else link.line())
+                state = link.state()
+                if state not in gathered:
+                    gathered[state] = QPainterPath()
+                gathered[state].addPath(link.curve() if curves else link.line())
+            for state, path in gathered.items():
+                painter.setPen(pens[state])
+                painter.drawPath(path)
         else:
             for state, pen in pens.items():
                 painter.setPen(pen)
@@ -507,8 +588,6 @@ class Overview:
                     if rect.intersects(exposed):
                         self.texts_drawn += 1
                         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
-        if extra is not None:
-            extra(painter)
         painter.restore()
 
     def _merged(self, curves: bool) -> Merged:
