@@ -18,16 +18,15 @@ checking the count and shapes a node returned, summing gradients that meet, hook
 from __future__ import annotations
 
 import gc
-import heapq
+from heapq import heappop, heappush
 import itertools
 import traceback
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from numpy import errstate as _errstate
-
 from visgrad.engine import grad_mode
+from visgrad.engine.backend import quiet_enter, quiet_exit
 
 _sequence = itertools.count()
 
@@ -69,14 +68,16 @@ class Node:
     _anomaly_trace: str | None = None
     _num_outputs = 1
     _output_meta: tuple = ()
+    _watched = False  # some hook or retain_grad was registered: the iteration takes the long way
 
-    __slots__ = ("_seq", "next_functions", "_input_meta", "_metadata", "__dict__", "__weakref__")
+    _metadata: dict | None = None
 
-    def __init__(self):
+    __slots__ = ("_seq", "next_functions", "_input_meta", "__dict__", "__weakref__")
+
+    def __init__(self):  # ``record`` builds op nodes without calling this (it is hot)
         self._seq = next(_sequence)
         self.next_functions: tuple = ()
         self._input_meta: tuple = ()
-        self._metadata = None
 
     @property
     def metadata(self) -> dict:
@@ -105,7 +106,8 @@ class Node:
         message, which node made them) to detect in-place edits."""
         self._saved = values
         self._saved_versions = tuple(
-            (v._vc[0], v._grad_fn, v._output_nr) if hasattr(v, "_vc") else None for v in values)
+            (v._vc[0], v._grad_fn, v._output_nr) if isinstance(v, _Tensor) else None
+            for v in values)
 
     @property
     def saved_tensors(self) -> tuple:
@@ -128,6 +130,7 @@ class Node:
             self._post_hooks = {}
         handle = RemovableHandle(self._post_hooks)
         self._post_hooks[handle.id] = fn
+        self._watched = True
         return handle
 
     def register_prehook(self, fn) -> RemovableHandle:
@@ -136,6 +139,7 @@ class Node:
             self._pre_hooks = {}
         handle = RemovableHandle(self._pre_hooks)
         self._pre_hooks[handle.id] = fn
+        self._watched = True
         return handle
 
     def _add_tensor_hook(self, output_nr: int, fn) -> RemovableHandle:
@@ -144,12 +148,14 @@ class Node:
         hooks = self._tensor_hooks.setdefault(output_nr, {})
         handle = RemovableHandle(hooks)
         hooks[handle.id] = fn
+        self._watched = True
         return handle
 
     def _retain(self, output_nr: int, tensor) -> None:
         if self._retained is None:
             self._retained = {}
         self._retained[output_nr] = weakref.ref(tensor)
+        self._watched = True
 
     # ---- the rule ------------------------------------------------------------------------
     def backward(self, *grads):  # pragma: no cover - every subclass defines it
@@ -215,6 +221,11 @@ def gradient_edge(t) -> tuple:
 
 
 _NO_EDGE = (None, 0)
+_ACC_FIRST = -(1 << 62)
+
+
+def _anomaly_on() -> bool:
+    return grad_mode._state.anomaly  # heap keys of AccumulateGrad: before every node's -sequence_nr
 
 
 def record(node_cls, out, inputs, save=(), **attrs):
@@ -222,7 +233,8 @@ def record(node_cls, out, inputs, save=(), **attrs):
 
     ``inputs`` lists the op's differentiable inputs in torch's order, each a Tensor or None;
     non-tensors (Python scalars) are ``None`` edges, as they are in torch's ``next_functions``.
-    This runs once per op, so it is written for speed.
+    This runs once per op, so it is written for speed: the node is made without its
+    ``__init__`` (op nodes define none) and saved values are checked inline.
     """
     state = grad_mode._state
     if not state.grad:
@@ -246,18 +258,28 @@ def record(node_cls, out, inputs, save=(), **attrs):
             meta.append(None)
     if not needed:
         return out
-    node = node_cls()
+    node = _new_object(node_cls)
+    node._seq = next(_sequence)
     node.next_functions = tuple(edges)
     node._input_meta = tuple(meta)
     out._grad_fn = node
     out._requires_grad = True
     if save:
-        node.save(*save)
+        node._saved = save
+        versions = []
+        for v in save:
+            versions.append((v._vc[0], v._grad_fn, v._output_nr) if isinstance(v, _Tensor)
+                            else None)
+        node._saved_versions = tuple(versions)
     if attrs:
         node.__dict__.update(attrs)
     if state.anomaly:
         node._anomaly_trace = "".join(traceback.format_stack()[:-2])
     return out
+
+
+_new_object = object.__new__
+_Tensor = None  # visgrad.engine.tensor.Tensor, set by that module (it imports this one)
 
 
 # ---- the backward iteration -----------------------------------------------------------------
@@ -291,18 +313,23 @@ class BackwardStep:
     ``retained``: ``(tensor, grad)`` for tensors with ``retain_grad()``.
     """
 
-    __slots__ = ("index", "node", "grads_in", "grads_out", "hooks", "accumulation", "retained",
+    __slots__ = ("index", "node", "grads_in", "outputs", "hooks", "accumulation", "retained",
                  "captured")
 
     def __init__(self, index: int, node: Node, grads_in: tuple):
         self.index = index
         self.node = node
         self.grads_in = grads_in
-        self.grads_out = ()
-        self.hooks = []
+        self.outputs = ()      # what the node returned, one per next_functions entry
+        self.hooks = ()        # lists once something fires (most steps fire nothing)
         self.accumulation = None
-        self.retained = []
+        self.retained = ()
         self.captured = False
+
+    @property
+    def grads_out(self) -> tuple:
+        """``(next_node, output_nr, gradient)`` per edge, built when someone looks."""
+        return tuple((nxt, nr, g) for (nxt, nr), g in zip(self.node.next_functions, self.outputs))
 
     def __repr__(self) -> str:
         return f"<BackwardStep {self.index}: {self.node.name()}>"
@@ -388,7 +415,7 @@ class BackwardIteration:
         self._needed = self._compute_needed() if self._capture is not None else None
         for (node, nr), g in roots:
             self._add_to_buffer(node, nr, g)
-        for (node, _), _ in roots:
+        for node in dict.fromkeys(node for (node, _), _ in roots):
             if self._dependencies.get(node, 0) == 0 and node in self._buffers:
                 self._push(node)
         self.done = not self._heap
@@ -440,8 +467,10 @@ class BackwardIteration:
         return {n for n, v in needed.items() if v}
 
     def _push(self, node: Node) -> None:
-        key = (0, 0) if node.__class__ is AccumulateGrad else (1, -node._seq)
-        heapq.heappush(self._heap, (key, next(self._tiebreak), node))
+        # One int orders the heap: AccumulateGrad first (in arrival order), then the newest node.
+        key = _ACC_FIRST + next(self._tiebreak) if node.__class__ is AccumulateGrad \
+            else -node._seq
+        heappush(self._heap, (key, node))
 
     def _add_to_buffer(self, node: Node, nr: int, grad) -> None:
         buf = self._buffers.get(node)
@@ -468,17 +497,27 @@ class BackwardIteration:
         return self._heap[0][-1] if self._heap else None
 
     def run(self) -> None:
-        """Drain the iteration: this is what ``backward()`` does."""
-        # The pass allocates many short-lived objects that reference counting frees; pausing
-        # the cyclic collector meanwhile saves it from rescanning the whole live graph.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            while self.step() is not None:
-                pass
-        finally:
-            if collecting:
-                gc.enable()
+        """Drain the iteration: this is what ``backward()`` does.
+
+        The same ``_step`` as ``step()``, with the per-pass switches set once around the loop
+        instead of once per node: grad mode, silent floating-point errors and the cyclic
+        collector (the pass allocates many short-lived objects that reference counting frees;
+        pausing the collector saves it from rescanning the whole live graph)."""
+        if self._heap:
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                self._switched(self._drain)
+            finally:
+                if collecting:
+                    gc.enable()
+        if not self.done:
+            self._finish()
+
+    def _drain(self) -> None:
+        heap, step = self._heap, self._step
+        while heap:
+            step()
 
     def step(self) -> BackwardStep | None:
         """Execute the next ready node; None once the pass is over."""
@@ -486,29 +525,95 @@ class BackwardIteration:
             if not self.done:
                 self._finish()
             return None
-        _, _, node = heapq.heappop(self._heap)
-        grads = self._buffers.pop(node, None) or [None] * node._num_outputs
-        step = BackwardStep(self.index, node, ())
-        self.index += 1
+        step = self._switched(self._step)
+        if not self._heap:
+            self._finish()
+        return step
+
+    def _switched(self, fn):
+        """Run ``fn`` with grad mode as create_graph says and floating-point errors silent."""
         state = grad_mode._state
         previous, state.grad = state.grad, self.create_graph
         was_quiet, state.quiet = state.quiet, True
+        token = quiet_enter()
         try:
-            with _errstate(all="ignore"):  # once per step, not once per op inside the rule
-                grads_out = self._execute(node, grads, step)
-                self._route(node, grads_out, step)
+            return fn()
         except BaseException:
             self._heap.clear()
             self.done = True
             raise
         finally:
+            quiet_exit(token)
             state.grad = previous
             state.quiet = was_quiet
-        if not self._heap:
-            self._finish()
+
+    def _step(self) -> BackwardStep:
+        _, node = heappop(self._heap)
+        grads = self._buffers.pop(node, None) or [None] * node._num_outputs
+        step = BackwardStep(self.index, node, ())
+        self.index += 1
+        if node._watched or self._capture is not None:
+            outputs = self._execute(node, grads, step)
+        elif node.__class__ is AccumulateGrad:
+            step.grads_in = tuple(grads)
+            self._accumulate(node, grads[0], step)
+            return step
+        else:  # the common case, inlined: no hooks, no captures, one output
+            step.grads_in = tuple(grads)
+            g = grads[0]
+            if node._num_outputs != 1:
+                outputs = self._run_rule(node, grads)
+            elif g is None:
+                outputs = (None,) * len(node.next_functions)
+            else:
+                outputs = node.backward(g)
+                if outputs.__class__ is not tuple:
+                    outputs = (outputs,)
+                metas = node._input_meta
+                if len(outputs) != len(metas) or _anomaly_on():
+                    outputs = self._validate(node, outputs)
+                else:
+                    for g, meta in zip(outputs, metas):
+                        if g is not None and (meta is None or g.__class__ is not _Tensor or
+                                              g._data.shape != meta[0] or
+                                              g._data.dtype != meta[1]):
+                            outputs = self._validate(node, outputs)
+                            break
+            if node._saved and not self.retain_graph:
+                node._saved = None
+        step.outputs = outputs
+        # route the gradients to the next nodes
+        buffers, deps = self._buffers, self._dependencies
+        for (nxt, nr), g in zip(node.next_functions, outputs):
+            if nxt is None:
+                continue
+            buf = buffers.get(nxt)
+            if buf is None:
+                buf = buffers[nxt] = [None] * nxt._num_outputs
+                buf[nr] = g
+            else:
+                self._add_to_buffer(nxt, nr, g)
+            left = deps[nxt] - 1
+            deps[nxt] = left
+            if left == 0:
+                if nxt.__class__ is AccumulateGrad:
+                    heappush(self._heap, (_ACC_FIRST + next(self._tiebreak), nxt))
+                else:
+                    heappush(self._heap, (-nxt._seq, nxt))
         return step
 
+    def _run_rule(self, node: Node, grads: list) -> tuple:
+        if all(g is None for g in grads):
+            return (None,) * len(node.next_functions)
+        if node._num_outputs > 1:
+            grads = self._materialize(node, grads)
+        outputs = node.backward(*grads)
+        if not isinstance(outputs, tuple):
+            outputs = (outputs,)
+        return self._validate(node, outputs)
+
     def _execute(self, node: Node, grads: list, step: BackwardStep) -> tuple:
+        step.hooks, step.retained = [], []
         # 1. hooks registered on the tensors this node produced, then retain_grad, then prehooks
         if node._tensor_hooks:
             for nr, hooks in node._tensor_hooks.items():
@@ -565,15 +670,7 @@ class BackwardIteration:
         if node.__class__ is AccumulateGrad:
             self._accumulate(node, grads[0], step)
             return ()
-        if all(g is None for g in grads):
-            outputs = (None,) * len(node.next_functions)
-        else:
-            if node._num_outputs > 1:
-                grads = self._materialize(node, grads)
-            outputs = node.backward(*grads)
-            if not isinstance(outputs, tuple):
-                outputs = (outputs,)
-            outputs = self._validate(node, outputs)
+        outputs = self._run_rule(node, grads)
         if node._post_hooks:
             for fn in list(node._post_hooks.values()):
                 result = fn(outputs, tuple(grads))
@@ -602,6 +699,9 @@ class BackwardIteration:
         return result
 
     def _validate(self, node: Node, outputs: tuple) -> tuple:
+        """The rule's gradients, checked; fixed where torch fixes them (broadcast, dtype).
+
+        ``_step`` inlines the check that all is already right, and only calls this otherwise."""
         from visgrad.engine.tensor import Tensor, sum_to  # noqa: PLC0415
 
         expected = len(node.next_functions)
@@ -667,20 +767,6 @@ class BackwardIteration:
             before._vc[0] += 1
             contribution, before = grad.detach(), old
         step.accumulation = Accumulation(leaf, before, contribution, leaf._grad)
-
-    def _route(self, node: Node, outputs: tuple, step: BackwardStep) -> None:
-        sent = []
-        deps = self._dependencies
-        for (nxt, nr), g in zip(node.next_functions, outputs):
-            sent.append((nxt, nr, g))
-            if nxt is None:
-                continue
-            self._add_to_buffer(nxt, nr, g)
-            left = deps[nxt] - 1
-            deps[nxt] = left
-            if left == 0:
-                self._push(nxt)
-        step.grads_out = tuple(sent)
 
     def _finish(self) -> None:
         self.done = True

@@ -13,6 +13,7 @@ from numpy import asarray as _np_asarray
 from numpy import generic as _np_generic
 
 from visgrad.engine import dtypes, grad_mode
+from visgrad.engine import autograd as _autograd
 from visgrad.engine.autograd import BackwardIteration
 from visgrad.engine.backend import CPU, Backend, get_backend
 
@@ -77,8 +78,17 @@ class Tensor:
     def _wrap(cls, data, backend: Backend = CPU) -> Tensor:
         if isinstance(data, _np_generic):  # numpy turns 0-d results into immutable scalars
             data = _np_asarray(data)
-        t = object.__new__(cls)
-        _init_from(t, data, backend)
+        t = _new_object(cls)  # _init_from, inlined: this runs for every op's result
+        t._data = data
+        t._backend = backend
+        t._grad = None
+        t._grad_fn = None
+        t._requires_grad = False
+        t._output_nr = 0
+        t._vc = [0]
+        t._acc = None
+        t._retains_grad = False
+        t._base = None
         return t
 
     # ---- metadata ----------------------------------------------------------------------
@@ -738,3 +748,7 @@ def randperm(n: int, dtype=None, device=None) -> Tensor:
     backend = get_backend(device or _default_device[0])
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
     return Tensor._wrap(backend.asarray(_rng().permutation(int(n)).astype(dt.np)), backend)
+
+
+_new_object = object.__new__
+_autograd._Tensor = Tensor

@@ -60,12 +60,15 @@ def _method_dims(fn):
     return method
 
 
+_PLAIN_OPERANDS = frozenset((Tensor, float, int, bool))
+
+
 def _operator(fn):
     """A binary operator that, like torch's, leaves operands it does not take to Python (which
     then raises "unsupported operand type(s) for +: 'Tensor' and 'str'")."""
 
     def method(self, other):
-        if other.__class__ is Tensor or other.__class__ in (int, float, bool) or isinstance(
+        if other.__class__ in _PLAIN_OPERANDS or isinstance(
                 other, (Tensor, numbers.Number)) or hasattr(other, "__array_interface__"):
             return fn(self, other)
         return NotImplemented

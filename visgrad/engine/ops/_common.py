@@ -8,6 +8,7 @@ import numbers
 from visgrad.engine import dtypes
 from visgrad.engine.grad_mode import _state as _grad_state
 from visgrad.engine.autograd import Node, record  # noqa: F401 - re-exported for the op modules
+from visgrad.engine.backend import quiet_enter, quiet_exit
 from visgrad.engine.tensor import Tensor, _wrap_dim
 
 _FLOAT32 = dtypes.float32.np
@@ -91,15 +92,24 @@ def float_dtype_for(np_dtype):
 _ALREADY_QUIET = contextlib.nullcontext()
 
 
-def quiet(xp):
+class _Quiet:
+    __slots__ = ("_token",)
+
+    def __enter__(self):
+        self._token = quiet_enter()
+
+    def __exit__(self, *exc) -> None:
+        quiet_exit(self._token)
+
+
+def quiet(xp=None):
     """Floating-point errors give inf and nan silently, as in torch (numpy would warn).
 
-    The backward iteration silences a whole step at once (``grad_mode._state.quiet``), so the
-    ops inside a gradient rule skip the (costly) numpy errstate switch."""
+    The backward iteration silences a whole pass at once (``grad_mode._state.quiet``), so the
+    ops inside a gradient rule skip even the cheap switch."""
     if _grad_state.quiet:
         return _ALREADY_QUIET
-    errstate = getattr(xp, "errstate", None)
-    return errstate(all="ignore") if errstate is not None else _ALREADY_QUIET
+    return _Quiet()
 
 
 def broadcast_error(*shapes) -> RuntimeError:

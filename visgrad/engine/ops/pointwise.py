@@ -7,7 +7,10 @@ backward iteration reduces broadcast gradients to each input's shape.
 from __future__ import annotations
 
 import math
+import operator
 
+from visgrad.engine.backend import quiet_enter, quiet_exit
+from visgrad.engine.grad_mode import _state as _grad_state
 from visgrad.engine.ops._common import (
     Node, Tensor, backend_of, broadcast_error, data_as, float_dtype_for, operand, promote, quiet,
     record, shape_of, tensor_or_none, wrap,
@@ -19,17 +22,28 @@ def _binary(a, b, compute, float_result=False):
 
     Overflow, 0/0 and inf - inf give inf and nan silently, as in torch.
     """
-    if a.__class__ is Tensor and b.__class__ is Tensor and a._backend is b._backend:
-        ad, bd = a._data, b._data  # the common case: same dtype, same device
-        if ad.dtype == bd.dtype and (not float_result or ad.dtype.kind == "f"):
-            try:
-                with quiet(a._backend.xp):
+    if a.__class__ is Tensor:  # the common cases first: they skip promotion altogether
+        ad = a._data
+        if b.__class__ is Tensor:
+            bd = b._data
+            fast = a._backend is b._backend and ad.dtype == bd.dtype and (
+                not float_result or ad.dtype.kind == "f")
+        else:  # float tensor (op) Python float: numpy keeps the tensor's dtype, as torch does
+            bd = b
+            fast = b.__class__ is float and ad.dtype.kind == "f"
+        if fast:
+            if _grad_state.quiet:
+                try:
                     return Tensor._wrap(compute(ad, bd), a._backend), a, b
+                except ValueError:
+                    raise broadcast_error(ad.shape, bd.shape) from None
+            token = quiet_enter()
+            try:
+                return Tensor._wrap(compute(ad, bd), a._backend), a, b
             except ValueError:
                 raise broadcast_error(ad.shape, bd.shape) from None
-    if a.__class__ is Tensor and b.__class__ is float and a._data.dtype.kind == "f":
-        with quiet(a._backend.xp):  # float tensor (op) Python float: numpy keeps the dtype
-            return Tensor._wrap(compute(a._data, b), a._backend), a, b
+            finally:
+                quiet_exit(token)
     a, b = operand(a), operand(b)
     dt = promote(a, b)
     if float_result:
@@ -50,6 +64,8 @@ def _binary(a, b, compute, float_result=False):
 # ---- add / sub --------------------------------------------------------------------------------
 
 class AddBackward0(Node):
+    alpha = 1
+
     def backward(self, g):
         gb = None
         if self.next_functions[1][0] is not None:
@@ -59,13 +75,15 @@ class AddBackward0(Node):
 
 def add(a, b, *, alpha=1):
     if alpha == 1:
-        out, a, b = _binary(a, b, lambda x, y: x + y)
-    else:
-        out, a, b = _binary(a, b, lambda x, y: x + y * alpha)
+        out, a, b = _binary(a, b, operator.add)
+        return record(AddBackward0, out, (tensor_or_none(a), tensor_or_none(b)))
+    out, a, b = _binary(a, b, lambda x, y: x + y * alpha)
     return record(AddBackward0, out, (tensor_or_none(a), tensor_or_none(b)), alpha=alpha)
 
 
 class SubBackward0(Node):
+    alpha = 1
+
     def backward(self, g):
         gb = None
         if self.next_functions[1][0] is not None:
@@ -88,7 +106,10 @@ def _check_bool_subtraction(a, b) -> None:
 
 def sub(a, b, *, alpha=1):
     _check_bool_subtraction(a, b)
-    out, a, b = _binary(a, b, (lambda x, y: x - y) if alpha == 1 else (lambda x, y: x - y * alpha))
+    if alpha == 1:
+        out, a, b = _binary(a, b, operator.sub)
+        return record(SubBackward0, out, (tensor_or_none(a), tensor_or_none(b)))
+    out, a, b = _binary(a, b, lambda x, y: x - y * alpha)
     return record(SubBackward0, out, (tensor_or_none(a), tensor_or_none(b)), alpha=alpha)
 
 
@@ -123,7 +144,7 @@ class MulBackward0(Node):
 
 
 def mul(a, b):
-    out, a, b = _binary(a, b, lambda x, y: x * y)
+    out, a, b = _binary(a, b, operator.mul)
     return record(MulBackward0, out, (tensor_or_none(a), tensor_or_none(b)), save=(a, b))
 
 
@@ -141,7 +162,7 @@ def div(a, b, *, rounding_mode=None):
         fn = xp.floor_divide if rounding_mode == "floor" else (lambda x, y: xp.trunc(x / y))
         out, a, b = _binary(a, b, fn)
         return out
-    out, a, b = _binary(a, b, lambda x, y: x / y, float_result=True)
+    out, a, b = _binary(a, b, operator.truediv, float_result=True)
     return record(DivBackward0, out, (tensor_or_none(a), tensor_or_none(b)), save=(a, b))
 
 
