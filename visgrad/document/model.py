@@ -26,7 +26,8 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -213,6 +214,7 @@ SETTINGS: dict[str, Param] = {param.name: param for param in (
 )}
 
 _ID_PATTERN = re.compile(r"^n\d+$")
+_RANK_STEP = 1 << 32  # see NOTE [edge indexes]
 _SHORT_LABELS = {"Tensor": "t", "Parameter": "w", "Data": "data", "Function": "f"}
 
 
@@ -236,6 +238,23 @@ class GraphDocument:
         self._edges: list[Edge] = []
         self._settings: dict[str, Any] = {name: p.default for name, p in SETTINGS.items()}
         self._counter = 0
+        # indexes kept by the mutators below (see NOTE [edge indexes])
+        self._labels: dict[str, str] = {}                  # label -> node id
+        self._label_numbers: dict[str, int] = {}           # base -> no free number below
+        self._input: dict[tuple[str, str], Edge] = {}      # (target, port) -> its edge
+        self._rank: dict[tuple[str, str], int] = {}        # (target, port) -> sort key
+        self._edges_in: dict[str, list[Edge]] = {}         # node id -> edges into it
+        self._edges_out: dict[str, list[Edge]] = {}        # node id -> edges from it
+
+    # NOTE [edge indexes]: building a graph must not cost O(edges) per edit, so besides the
+    # ordered list of edges (the file's order, which undo restores exactly) the document
+    # keeps: each input port's edge (an input port has at most one), each node's edges in
+    # and out, and each label's node. Every edge also has a rank, an integer that grows
+    # along the list: appending gives the last rank + _RANK_STEP, inserting at an index (an
+    # undo) the midpoint of its neighbours' ranks, and when two neighbours have no integer
+    # between them every rank is renumbered (rare: after ~32 inserts into one gap). Ranks
+    # find an edge's index by bisection and keep each node's edges in list order, so the
+    # queries answer exactly as scanning the list would. Only the mutators touch these.
 
     # queries -------------------------------------------------------------------------------
     @property
@@ -272,23 +291,34 @@ class GraphDocument:
             return self._nodes.get(ref.id)
         if ref in self._nodes:
             return self._nodes[ref]
-        return next((node for node in self._nodes.values() if node.label == ref), None)
+        node_id = self._labels.get(ref)
+        return None if node_id is None else self._nodes[node_id]
 
     def index_of(self, node_id: str) -> int:
+        if self._nodes and next(reversed(self._nodes)) == node_id:  # the last (an undo)
+            return len(self._nodes) - 1
         return list(self._nodes).index(node_id)
 
     def edges_into(self, ref: str | Node) -> list[Edge]:
-        node_id = self.node(ref).id
-        return [edge for edge in self._edges if edge.target == node_id]
+        """The edges into a node, in the order of :attr:`edges`."""
+        return list(self._edges_in.get(self.node(ref).id, ()))
 
     def edges_from(self, ref: str | Node) -> list[Edge]:
-        node_id = self.node(ref).id
-        return [edge for edge in self._edges if edge.source == node_id]
+        """The edges from a node, in the order of :attr:`edges`."""
+        return list(self._edges_out.get(self.node(ref).id, ()))
 
     def input_edge(self, ref: str | Node, port: str) -> Edge | None:
-        node_id = self.node(ref).id
-        return next((e for e in self._edges if e.target == node_id and e.target_port == port),
-                    None)
+        return self._input.get((self.node(ref).id, port))
+
+    def has_edge(self, edge: Edge) -> bool:
+        """Whether ``edge`` is one of :attr:`edges` (in O(1))."""
+        return self._input.get((edge.target, edge.target_port)) == edge
+
+    def edge_index(self, edge: Edge) -> int:
+        """Where ``edge`` is in :attr:`edges` (in O(log edges)); ValueError if it is not."""
+        if not self.has_edge(edge):
+            raise ValueError(f"{edge!r} is not an edge of the document")
+        return self._locate(self._edges, edge)
 
     def graph(self) -> nx.MultiDiGraph:
         """The nodes and edges as a networkx graph (edge keys are the target ports)."""
@@ -310,16 +340,21 @@ class GraphDocument:
         except nx.NetworkXUnfeasible:
             raise DocumentError("the graph has a cycle") from None
 
-    def reaches(self, source: str, target: str) -> bool:
-        """Whether a path of edges leads from ``source`` to ``target``."""
+    def reaches(self, source: str, target: str, avoiding: Collection[Edge] = ()) -> bool:
+        """Whether a path of edges (none of ``avoiding``) leads from ``source`` to ``target``.
+
+        Visits only what ``source`` reaches, so it costs nothing like the whole graph when
+        ``source`` is near the end of it.
+        """
         if source == target:
             return True
-        children: dict[str, list[str]] = {}
-        for edge in self._edges:
-            children.setdefault(edge.source, []).append(edge.target)
+        outgoing = self._edges_out
         seen, stack = {source}, [source]
         while stack:
-            for child in children.get(stack.pop(), ()):
+            for edge in outgoing.get(stack.pop(), ()):
+                if avoiding and edge in avoiding:
+                    continue
+                child = edge.target
                 if child == target:
                     return True
                 if child not in seen:
@@ -335,19 +370,20 @@ class GraphDocument:
                 return node_id
 
     def unique_label(self, kind: str) -> str:
+        """The first of ``base1``, ``base2``... that no node uses (``add3`` for an Add)."""
         base = label_base(kind)
-        used = {node.label for node in self._nodes.values()}
-        number = 1
-        while f"{base}{number}" in used:
+        number = self._label_numbers.get(base, 1)  # every smaller number is taken
+        while f"{base}{number}" in self._labels:
             number += 1
+        self._label_numbers[base] = number
         return f"{base}{number}"
 
     def check_label(self, label: Any, node_id: str | None = None) -> str:
         """The label if acceptable: non-empty text, unique, and not shaped like a node id."""
         label = clean_label(label)
-        for node in self._nodes.values():
-            if node.label == label and node.id != node_id:
-                raise DocumentError(f"label {label!r} is already used by node {node.id}")
+        owner = self._labels.get(label)
+        if owner is not None and owner != node_id:
+            raise DocumentError(f"label {label!r} is already used by node {owner}")
         return label
 
     # edits through operations --------------------------------------------------------------
@@ -390,6 +426,7 @@ class GraphDocument:
     # mutators for operations: one change, one event ----------------------------------------
     def _insert_node(self, node: Node, index: int | None = None) -> None:
         assert node.id not in self._nodes, node.id
+        assert self._labels.get(node.label, node.id) == node.id, node.label
         index = len(self._nodes) if index is None else index
         if index >= len(self._nodes):  # appending (every node of a file): no O(n) rebuild
             self._nodes[node.id] = node
@@ -397,6 +434,7 @@ class GraphDocument:
             items = list(self._nodes.items())
             items.insert(index, (node.id, node))
             self._nodes = dict(items)
+        self._labels[node.label] = node.id
         number = node.id[1:]
         # NOTE [ids from files]: a file may hold any id. Only plain ASCII numbers of sane
         # length move the counter ("n²".isdigit() is true but int() refuses it; "n" and 63
@@ -408,22 +446,84 @@ class GraphDocument:
         self.events.node_added.emit(node=node, index=index)
 
     def _delete_node(self, node_id: str) -> tuple[Node, int]:
-        assert not any(node_id in (e.source, e.target) for e in self._edges), node_id
+        assert node_id not in self._edges_in and node_id not in self._edges_out, node_id
         index = self.index_of(node_id)
         node = self._nodes.pop(node_id)
+        self._free_label(node.label)
         self.events.node_removed.emit(node=node, index=index)
         return node, index
 
     def _insert_edge(self, edge: Edge, index: int | None = None) -> None:
-        assert edge not in self._edges, edge
-        self._edges.insert(len(self._edges) if index is None else index, edge)
+        key = (edge.target, edge.target_port)
+        assert key not in self._input, edge  # an input port has at most one edge
+        edges, rank = self._edges, self._rank
+        if index is None or index >= len(edges):
+            rank[key] = self._rank_at(len(edges) - 1) + _RANK_STEP if edges else 0
+            edges.append(edge)
+        else:
+            assert index >= 0, index
+            if index == 0:
+                rank[key] = self._rank_at(0) - _RANK_STEP
+            else:
+                low, high = self._rank_at(index - 1), self._rank_at(index)
+                if high - low < 2:  # no integer between them: spread every rank out
+                    for number, other in enumerate(edges):
+                        rank[(other.target, other.target_port)] = number * _RANK_STEP
+                    low, high = self._rank_at(index - 1), self._rank_at(index)
+                rank[key] = (low + high) // 2
+            edges.insert(index, edge)
+        self._input[key] = edge
+        self._place(self._edges_in.setdefault(edge.target, []), edge)
+        self._place(self._edges_out.setdefault(edge.source, []), edge)
         self.events.edge_added.emit(edge=edge)
 
     def _delete_edge(self, edge: Edge) -> int:
-        index = self._edges.index(edge)
+        if not self.has_edge(edge):
+            raise ValueError(f"{edge!r} is not in list")  # as list.index said
+        index = self._locate(self._edges, edge)
         del self._edges[index]
+        for lists, node_id in ((self._edges_in, edge.target), (self._edges_out, edge.source)):
+            same = lists[node_id]
+            del same[self._locate(same, edge)]
+            if not same:
+                del lists[node_id]
+        key = (edge.target, edge.target_port)
+        del self._input[key], self._rank[key]
         self.events.edge_removed.emit(edge=edge)
         return index
+
+    # the indexes' helpers (see NOTE [edge indexes]) ---------------------------------------
+    def _rank_at(self, index: int) -> int:
+        edge = self._edges[index]
+        return self._rank[(edge.target, edge.target_port)]
+
+    def _edge_rank(self, edge: Edge) -> int:
+        return self._rank[(edge.target, edge.target_port)]
+
+    def _locate(self, edges: list[Edge], edge: Edge) -> int:
+        """The index of ``edge`` in ``edges`` (a list in rank order that holds it)."""
+        if edges[-1] == edge:  # the last: undoing the latest edit
+            return len(edges) - 1
+        index = bisect_left(edges, self._edge_rank(edge), key=self._edge_rank)
+        assert edges[index] == edge, edge
+        return index
+
+    def _place(self, edges: list[Edge], edge: Edge) -> None:
+        """Put ``edge`` (ranked already) into ``edges``, a list in rank order."""
+        rank = self._edge_rank(edge)
+        if not edges or self._edge_rank(edges[-1]) < rank:
+            edges.append(edge)
+        else:
+            edges.insert(bisect_left(edges, rank, key=self._edge_rank), edge)
+
+    def _free_label(self, label: str) -> None:
+        """Forget a label no node uses any more; unique_label may give it out again."""
+        del self._labels[label]
+        for base, number in self._label_numbers.items():
+            digits = label[len(base):]
+            if label.startswith(base) and digits.isascii() and digits.isdigit() \
+                    and digits[0] != "0" and int(digits) < number:
+                self._label_numbers[base] = int(digits)
 
     def _set_param(self, node_id: str, name: str, value: Any) -> None:
         node = self._nodes[node_id]
@@ -433,7 +533,11 @@ class GraphDocument:
 
     def _set_label(self, node_id: str, label: str) -> None:
         node = self._nodes[node_id]
+        assert self._labels.get(label, node_id) == node_id, label
         old, node.label = node.label, label
+        if old != label:
+            self._free_label(old)
+            self._labels[label] = node_id
         self.events.node_changed.emit(node=node, field="label", name="label", old=old, new=label)
 
     def _set_retain_grad(self, node_id: str, value: bool) -> None:
@@ -466,6 +570,12 @@ class GraphDocument:
         other._edges = list(self._edges)
         other._settings = copy.deepcopy(self._settings)
         other._counter = self._counter
+        other._labels = dict(self._labels)
+        other._label_numbers = dict(self._label_numbers)
+        other._input = dict(self._input)
+        other._rank = dict(self._rank)
+        other._edges_in = {node_id: list(edges) for node_id, edges in self._edges_in.items()}
+        other._edges_out = {node_id: list(edges) for node_id, edges in self._edges_out.items()}
         return other
 
     def to_data(self) -> dict[str, Any]:
@@ -526,6 +636,12 @@ class _ReadOnly(Mapping):
 
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
+
+    def __contains__(self, key: object) -> bool:  # Mapping's would raise and catch KeyError
+        return key in self._data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data.get(key, default)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)

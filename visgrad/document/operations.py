@@ -19,7 +19,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from visgrad.document import registry
@@ -111,9 +111,14 @@ class RemoveNodes(Operation):
 
     def apply(self, doc: GraphDocument) -> None:
         ids = {_node(doc, ref).id for ref in self.refs}
-        edges = [(index, edge) for index, edge in enumerate(doc.edges)
-                 if edge.source in ids or edge.target in ids]
-        nodes = [(doc.index_of(node_id), doc.nodes[node_id]) for node_id in ids]
+        touching = {edge: None for node_id in ids
+                    for edge in (*doc.edges_into(node_id), *doc.edges_from(node_id))}
+        edges = sorted((doc.edge_index(edge), edge) for edge in touching)
+        if len(ids) == 1:
+            nodes = [(doc.index_of(node_id), doc.nodes[node_id]) for node_id in ids]
+        else:  # one pass, not one O(nodes) search per node
+            nodes = [(index, doc.nodes[node_id]) for index, node_id in enumerate(doc.nodes)
+                     if node_id in ids]
         self.removed_edges = edges
         self.removed = sorted(nodes, key=lambda item: item[0])
         # The backward_node setting must not name a node that is gone: a file saved so would
@@ -169,14 +174,28 @@ class Connect(Operation):
         self.text = "Connect"
 
     def apply(self, doc: GraphDocument) -> None:
+        self.edge = self.check(doc)
+        self.text = f"Connect {self.edge.describe(doc)}"
+        doc._insert_edge(self.edge)
+
+    def check(self, doc: GraphDocument, disconnected: Collection[Edge] = ()) -> Edge:
+        """The edge ``apply`` would add, or the :class:`DocumentError` it would raise; changes
+        nothing. ``disconnected``: edges to take as removed already (as an edit that first
+        disconnects them would find the document). Costs what the cycle search visits:
+        the nodes downstream of the target."""
         source, target = _node(doc, self.source), _node(doc, self.target)
         if self.source_port not in source.output_names():
             raise DocumentError(f"{source.label} ({source.kind}) has no output "
                                 f"{self.source_port!r}; its outputs: "
                                 f"{', '.join(source.output_names())}")
+
+        def taken(port: str) -> Edge | None:
+            edge = doc.input_edge(target.id, port)
+            return None if edge is None or edge in disconnected else edge
+
         port = self.target_port
         if port is None:
-            free = [p for p in target.input_names() if doc.input_edge(target.id, p) is None]
+            free = [p for p in target.input_names() if taken(p) is None]
             if not free:
                 raise DocumentError(f"{target.label} ({target.kind}) has no free input")
             port = free[0]
@@ -184,17 +203,15 @@ class Connect(Operation):
             inputs = ", ".join(target.input_names()) or "none"
             raise DocumentError(f"{target.label} ({target.kind}) has no input {port!r}; its "
                                 f"inputs: {inputs}")
-        taken = doc.input_edge(target.id, port)
-        if taken is not None:
+        existing = taken(port)
+        if existing is not None:
             raise DocumentError(f"input {port!r} of {target.label} is already connected to "
-                                f"{doc.nodes[taken.source].label}.{taken.source_port}; "
+                                f"{doc.nodes[existing.source].label}.{existing.source_port}; "
                                 "disconnect it first")
-        if doc.reaches(target.id, source.id):
+        if doc.reaches(target.id, source.id, avoiding=disconnected):
             raise DocumentError(f"connecting {source.label} to {target.label} would make a "
                                 f"cycle: {target.label} already feeds {source.label}")
-        self.edge = Edge(source.id, self.source_port, target.id, port)
-        self.text = f"Connect {self.edge.describe(doc)}"
-        doc._insert_edge(self.edge)
+        return Edge(source.id, self.source_port, target.id, port)
 
     def revert(self, doc: GraphDocument) -> None:
         doc._delete_edge(self.edge)
@@ -210,19 +227,25 @@ class Disconnect(Operation):
         self.text = "Disconnect"
 
     def apply(self, doc: GraphDocument) -> None:
-        if isinstance(self.edge_or_target, Edge):
-            edge = self.edge_or_target
-            if edge not in doc.edges:
-                raise DocumentError(f"there is no edge {edge.describe(doc)}")
-        else:
-            target = _node(doc, self.edge_or_target)
-            edge = doc.input_edge(target.id, self.target_port)
-            if edge is None:
-                raise DocumentError(f"input {self.target_port!r} of {target.label} is not "
-                                    "connected")
+        edge = self.check(doc)
         self.edge = edge
         self.text = f"Disconnect {edge.describe(doc)}"
         self.index = doc._delete_edge(edge)
+
+    def check(self, doc: GraphDocument, disconnected: Collection[Edge] = ()) -> Edge:
+        """The edge ``apply`` would remove, or the :class:`DocumentError` it would raise;
+        changes nothing. ``disconnected``: edges to take as removed already."""
+        if isinstance(self.edge_or_target, Edge):
+            edge = self.edge_or_target
+            if not doc.has_edge(edge) or edge in disconnected:
+                raise DocumentError(f"there is no edge {edge.describe(doc)}")
+            return edge
+        target = _node(doc, self.edge_or_target)
+        edge = doc.input_edge(target.id, self.target_port)
+        if edge is None or edge in disconnected:
+            raise DocumentError(f"input {self.target_port!r} of {target.label} is not "
+                                "connected")
+        return edge
 
     def revert(self, doc: GraphDocument) -> None:
         doc._insert_edge(self.edge, self.index)
@@ -248,8 +271,8 @@ class SetParam(Operation):
             raise DocumentError(f"{node.label} ({node.kind}): {exc}") from None
         ports = set(kind.input_ports({**node.params, self.name: new}))
         names = {port.name for port in ports}
-        self.dropped = [(index, edge) for index, edge in enumerate(doc.edges)
-                        if edge.target == node.id and edge.target_port not in names]
+        self.dropped = [(doc.edge_index(edge), edge) for edge in doc.edges_into(node.id)
+                        if edge.target_port not in names]
         self.node_id, self.old, self.new = node.id, node.params[self.name], new
         self.text = f"Set {node.label}.{self.name}"
         for _, edge in reversed(self.dropped):

@@ -18,6 +18,7 @@ checking the count and shapes a node returned, summing gradients that meet, hook
 from __future__ import annotations
 
 import gc
+import sys as _sys
 from heapq import heappop, heappush
 import itertools
 import traceback
@@ -224,6 +225,50 @@ _NO_EDGE = (None, 0)
 _ACC_FIRST = -(1 << 62)
 
 
+def _owns_alone(grad, refs: int) -> bool:
+    """Whether ``grad`` can become a leaf's ``.grad`` without a copy, as torch's AccumulateGrad
+    steals a gradient no one else holds: only the iteration refers to the tensor (``refs``, its
+    reference count, is what the iteration's own references make), only the tensor to its
+    array, and the array owns its memory (not a view, not read-only)."""
+    if _steal.probe is not None:
+        _steal.probe.append(refs)
+        return False
+    data = grad._data
+    limit = _steal.limit  # None until run() has calibrated it
+    return limit is not None and refs <= limit and _sys.getrefcount(data) <= 2 and \
+        getattr(data, "base", 0) is None and grad._base is None
+
+
+class _steal:  # noqa: N801 - a namespace
+    """How many references the iteration itself holds on a gradient it accumulates.
+
+    That count depends on the interpreter (how its frames and calls keep references), so it is
+    measured, once, on two tiny passes: a gradient only the iteration holds, and one that two
+    edges share. If the second does not count more, stealing stays off (limit -1)."""
+
+    limit: int | None = None
+    probe: list | None = None
+
+    @classmethod
+    def calibrate(cls) -> None:
+        from visgrad.engine.tensor import tensor  # noqa: PLC0415
+
+        cls.limit, cls.probe = -1, []
+        try:
+            x = tensor([1.0, 2.0], requires_grad=True)
+            w = tensor([3.0, 4.0], requires_grad=True)
+            (x * w).sum().backward()      # each leaf gets a fresh gradient of its own
+            alone = cls.probe[:]
+            del cls.probe[:]
+            x.grad = w.grad = None
+            (x + w).backward(tensor([1.0, 1.0]).detach())  # both leaves get one tensor
+            shared = cls.probe[:]
+        finally:
+            cls.probe = None
+        if len(alone) == 2 and len(shared) == 2 and max(alone) < min(shared):
+            cls.limit = max(alone)
+
+
 def _anomaly_on() -> bool:
     return grad_mode._state.anomaly  # heap keys of AccumulateGrad: before every node's -sequence_nr
 
@@ -371,6 +416,9 @@ class BackwardIteration:
         self.create_graph = bool(create_graph)
         self.retain_graph = self.create_graph if retain_graph is None else bool(retain_graph)
         self.accumulate = accumulate
+        # Whether steps keep what a viewer needs (the old .grad of a leaf before an addition).
+        # run() turns it off: nobody sees its steps, so it skips those copies.
+        self.history = True
         self.index = 0
         self._buffers: dict[Node, list] = {}
         self._heap: list = []
@@ -503,6 +551,9 @@ class BackwardIteration:
         instead of once per node: grad mode, silent floating-point errors and the cyclic
         collector (the pass allocates many short-lived objects that reference counting frees;
         pausing the collector saves it from rescanning the whole live graph)."""
+        self.history = False
+        if _steal.limit is None:
+            _steal.calibrate()
         if self._heap:
             collecting = gc.isenabled()
             gc.disable()
@@ -755,6 +806,8 @@ class BackwardIteration:
         if before is None:
             if self.create_graph:
                 leaf._grad = record(CopyBackwards, grad.detach().clone(), (grad,))
+            elif not self.history and _owns_alone(grad, _sys.getrefcount(grad)):
+                leaf._grad = grad.__class__._wrap(grad._data, grad._backend)  # no copy needed
             else:
                 leaf._grad = grad.detach().clone()
             contribution = leaf._grad
@@ -762,7 +815,7 @@ class BackwardIteration:
             leaf._grad = before + grad
             contribution = grad
         else:
-            old = before.detach().clone()
+            old = before.detach().clone() if self.history else None
             before._data += grad._data.astype(before._data.dtype, copy=False)
             before._vc[0] += 1
             contribution, before = grad.detach(), old
