@@ -1,9 +1,16 @@
-"""Engine benchmarks: visgrad against hand-written numpy gradients and torch, in one process.
+"""Engine benchmarks: visgrad against hand-written numpy gradients, torch, MyGrad and micrograd,
+in one process.
 
 Run: ``python benchmarks/bench_engine.py`` (add ``--quick`` for a fast smoke run). BLAS and torch
 are pinned to one thread so the ratios compare the engines, not the thread pools. Each workload
-is a forward and a backward pass; the printed ratios are visgrad's time over the other's.
-Graph generators live here, not in the product.
+is a forward and a backward pass. MyGrad and micrograd are measured when installed
+(``pip install mygrad micrograd``); micrograd only has scalars, so it runs the scalar graph.
+
+NOTE [pairs]: this machine is shared, so runs are interleaved (visgrad, then each peer, then
+again) and timed in CPU time (``time.process_time``), which other processes barely disturb.
+A row prints each library's fastest run and, for each peer, the median over the rounds of
+visgrad's time divided by the peer's time in the same round: a ratio taken from runs made side
+by side. Graph generators live here, not in the product.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -27,17 +35,30 @@ try:
     torch.set_num_threads(1)
 except ImportError:  # torch is a test-only dependency
     torch = None
+try:
+    import mygrad  # noqa: E402
+except ImportError:  # optional peers
+    mygrad = None
+try:
+    from micrograd.engine import Value as MicroValue  # noqa: E402
+except ImportError:
+    MicroValue = None
+
+clock = time.process_time
 
 
-def best_of(fn, repeat: int) -> float:
-    """Median of ``repeat`` runs after one warm-up, in seconds."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def paired(fns: dict, rounds: int) -> dict:
+    """Run each of ``fns`` once per round, in turn, after one warm-up each (NOTE [pairs]);
+    returns each name's list of CPU times in seconds."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = clock()
+            fn()
+            times[name].append(clock() - t0)
+    return times
 
 
 # ---- workload 1: a chain of tiny ops -----------------------------------------------------------
@@ -55,8 +76,19 @@ def chain_numpy(n):
     return g
 
 
+def leaf(lib, data):
+    """A tensor that requires grad, spelled as each library spells it."""
+    if lib is mygrad:
+        return mygrad.tensor(np.asarray(data, dtype=np.float32))
+    if lib is torch and isinstance(data, np.ndarray):
+        return torch.from_numpy(data).requires_grad_()
+    if lib is vg and isinstance(data, np.ndarray):
+        return vg.from_numpy(data).requires_grad_()
+    return lib.tensor(data, requires_grad=True)
+
+
 def chain_lib(lib, n):
-    x = lib.tensor([0.1, 0.2, 0.3], requires_grad=True)
+    x = leaf(lib, [0.1, 0.2, 0.3])
     y = x
     for i in range(n):
         y = y * 1.001 if i % 2 == 0 else y + 0.5
@@ -77,7 +109,7 @@ def wide_numpy(n, mats):
 
 
 def wide_lib(lib, n, mats):
-    leaves = [lib.tensor(m, requires_grad=True) for m in mats]
+    leaves = [leaf(lib, m) for m in mats]
     total = None
     for k in range(n // 2):
         a = leaves[k % len(leaves)]
@@ -90,10 +122,17 @@ def wide_lib(lib, n, mats):
 # ---- workload 3: scalar graph ------------------------------------------------------------------
 
 def scalar_lib(lib, n):
-    xs = [lib.tensor(0.01 * i, requires_grad=True) for i in range(20)]
+    """n//2 rounds of ``acc * 0.5 + relu(x_i)`` over 20 leaves: 1.5·n scalar ops."""
+    if lib is MicroValue:
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 4 * n + 1000))  # its topo sort recurses
+        xs = [MicroValue(0.01 * i) for i in range(20)]
+        relu = MicroValue.relu
+    else:
+        xs = [leaf(lib, np.float32(0.01 * i)) for i in range(20)]
+        relu = mygrad.nnet.activations.relu if lib is mygrad else lib.relu
     acc = xs[0]
     for i in range(n // 2):
-        acc = acc * 0.5 + xs[i % 20].tanh()
+        acc = acc * 0.5 + relu(xs[i % 20])
     acc.backward()
     return xs[1].grad
 
@@ -116,11 +155,10 @@ def big_numpy(a, b):
 
 
 def big_lib(lib, a, b):
-    ta = lib.tensor(a, requires_grad=True) if lib is vg else lib.from_numpy(a).requires_grad_()
-    tb = lib.tensor(b, requires_grad=True) if lib is vg else lib.from_numpy(b).requires_grad_()
+    ta, tb = leaf(lib, a), leaf(lib, b)
     x = ta * tb
     y = x + ta
-    z = y.tanh()
+    z = mygrad.tanh(y) if lib is mygrad else y.tanh()
     w = z * z
     w.sum().backward()
     return ta.grad, tb.grad
@@ -185,40 +223,71 @@ def memory_over_training(iterations: int) -> str:
     return f"{marks[0]:.1f} MiB after {iterations // 10} steps, {marks[1]:.1f} MiB after {iterations}"
 
 
+def stepping_lib(n, stepped: bool):
+    """The 1,000-op chain's backward as backward() drains it, or one step() at a time (the
+    GUI's stepper): the same iteration, so the difference is what stepping itself costs."""
+    x = vg.tensor([0.1, 0.2, 0.3], requires_grad=True)
+    y = x
+    for i in range(n):
+        y = y * 1.001 if i % 2 == 0 else y + 0.5
+    loss = y.sum()
+    if stepped:
+        it = vg.autograd.BackwardIteration([loss])
+        while it.step() is not None:
+            pass
+    else:
+        loss.backward()
+    return x.grad
+
+
 def run(quick: bool) -> list[tuple[str, str]]:
-    rep = 3 if quick else 7
+    rounds = 5 if quick else 15
     rows = []
 
-    def row(name, t_vg, t_np=None, t_torch=None, unit=1, per=""):
+    def row(name, fns: dict, unit=1, per=""):
         """Times in µs per ``unit`` items (``per`` names the item), or in ms when unit is 0."""
+        fns = {k: f for k, f in fns.items() if f is not None}
+        times = paired(fns, rounds)
+
         def fmt(t):
             return f"{t * 1e3:8.2f} ms" if unit == 0 else f"{t / unit * 1e6:8.2f} µs{per}"
 
-        parts = [f"visgrad {fmt(t_vg)}"]
-        if t_np is not None:
-            parts.append(f"numpy {fmt(t_np)} ({t_vg / t_np:4.2f}x numpy)")
-        if t_torch is not None:
-            parts.append(f"torch {fmt(t_torch)} ({t_vg / t_torch:4.2f}x torch)")
+        first, *peers = fns
+        parts = [f"{first} {fmt(min(times[first]))}"]
+        for peer in peers:
+            ratio = statistics.median(a / b for a, b in zip(times[first], times[peer]))
+            parts.append(f"{peer} {fmt(min(times[peer]))} ({ratio:4.2f}x {peer})")
         rows.append((name, " | ".join(parts)))
         print(f"{name:<34} " + " | ".join(parts), flush=True)
 
+    def peer(lib, fn):
+        return (lambda: fn(lib)) if lib is not None else None
+
     n = 1000
-    row("1,000-op chain on (3,)", best_of(lambda: chain_lib(vg, n), rep),
-        best_of(lambda: chain_numpy(n), rep),
-        best_of(lambda: chain_lib(torch, n), rep) if torch else None, unit=n, per="/op")
+    row("1,000-op chain on (3,)", {
+        "visgrad": lambda: chain_lib(vg, n), "numpy": lambda: chain_numpy(n),
+        "torch": peer(torch, lambda lib: chain_lib(lib, n)),
+        "mygrad": peer(mygrad, lambda lib: chain_lib(lib, n))}, unit=n, per="/op")
 
     n_wide = 2000 if quick else 10000
     rng = np.random.default_rng(0)
     mats = [rng.standard_normal((4, 4)).astype(np.float32) for _ in range(50)]
-    row(f"{n_wide:,} small (4,4) ops, one loss", best_of(lambda: wide_lib(vg, n_wide, mats), rep),
-        best_of(lambda: wide_numpy(n_wide, mats), rep),
-        best_of(lambda: wide_lib(torch, n_wide, mats), rep) if torch else None,
+    row(f"{n_wide:,} small (4,4) ops, one loss", {
+        "visgrad": lambda: wide_lib(vg, n_wide, mats), "numpy": lambda: wide_numpy(n_wide, mats),
+        "torch": peer(torch, lambda lib: wide_lib(lib, n_wide, mats)),
+        "mygrad": peer(mygrad, lambda lib: wide_lib(lib, n_wide, mats))},
         unit=n_wide, per="/op")
 
     n_sc = 2000 if quick else 10000
-    row(f"{n_sc:,}-node scalar graph", best_of(lambda: scalar_lib(vg, n_sc), rep), None,
-        best_of(lambda: scalar_lib(torch, n_sc), rep) if torch else None, unit=n_sc * 1.5,
-        per="/node")
+    row(f"{n_sc:,}-node scalar graph", {
+        "visgrad": lambda: scalar_lib(vg, n_sc),
+        "micrograd": peer(MicroValue, lambda lib: scalar_lib(lib, n_sc)),
+        "torch": peer(torch, lambda lib: scalar_lib(lib, n_sc)),
+        "mygrad": peer(mygrad, lambda lib: scalar_lib(lib, n_sc))}, unit=n_sc * 1.5, per="/node")
+
+    row("stepping the 1,000-op chain", {
+        "step()": lambda: stepping_lib(n, True), "backward()": lambda: stepping_lib(n, False)},
+        unit=n, per="/op")
 
     for batch in (64, 1024):
         x = rng.standard_normal((batch, 784)).astype(np.float32)
@@ -227,14 +296,13 @@ def run(quick: bool) -> list[tuple[str, str]]:
                 for s in ((784, 256), (256,), (256, 10), (10,))]
         vparams = [vg.tensor(p, requires_grad=True) for p in init]
         vx, vl = vg.tensor(x), vg.tensor(labels)
-        t_vg = best_of(lambda: mlp_lib(vg, vx, vl, vparams), rep)
-        t_np = best_of(lambda: mlp_numpy(x, labels, *init), rep)
-        t_torch = None
+        fns = {"visgrad": lambda: mlp_lib(vg, vx, vl, vparams),
+               "numpy": lambda: mlp_numpy(x, labels, *init)}
         if torch:
             tparams = [torch.tensor(p, requires_grad=True) for p in init]
             tx, tl = torch.tensor(x), torch.tensor(labels)
-            t_torch = best_of(lambda: mlp_lib(torch, tx, tl, tparams), rep)
-        row(f"MLP 784-256-10 step, batch {batch}", t_vg, t_np, t_torch, unit=0)
+            fns["torch"] = lambda: mlp_lib(torch, tx, tl, tparams)
+        row(f"MLP 784-256-10 step, batch {batch}", fns, unit=0)
 
     rss = memory_over_training(200 if quick else 1000)
     rows.append(("RSS over training", rss))
@@ -243,9 +311,10 @@ def run(quick: bool) -> list[tuple[str, str]]:
     size = 500 if quick else 1000
     a = rng.standard_normal((size, size)).astype(np.float32)
     b = rng.standard_normal((size, size)).astype(np.float32)
-    row(f"elementwise fwd+bwd on ({size},{size})", best_of(lambda: big_lib(vg, a, b), rep),
-        best_of(lambda: big_numpy(a, b), rep),
-        best_of(lambda: big_lib(torch, a, b), rep) if torch else None, unit=0)
+    row(f"elementwise fwd+bwd on ({size},{size})", {
+        "visgrad": lambda: big_lib(vg, a, b), "numpy": lambda: big_numpy(a, b),
+        "torch": peer(torch, lambda lib: big_lib(lib, a, b)),
+        "mygrad": peer(mygrad, lambda lib: big_lib(lib, a, b))}, unit=0)
     return rows
 
 

@@ -69,6 +69,7 @@ class Node:
     _anomaly_trace: str | None = None
     _num_outputs = 1
     _output_meta: tuple = ()
+    _arithmetic = False  # see ArithmeticNode
     _watched = False  # some hook or retain_grad was registered: the iteration takes the long way
 
     _metadata: dict | None = None
@@ -103,11 +104,11 @@ class Node:
 
     # ---- saved tensors -------------------------------------------------------------------
     def save(self, *values) -> None:
-        """Keep values for backward; tensors remember their version (and, for the error
-        message, which node made them) to detect in-place edits."""
+        """Keep values for backward; tensors remember their version to detect in-place edits
+        (-1 marks a value that is not a tensor)."""
         self._saved = values
         self._saved_versions = tuple(
-            (v._vc[0], v._grad_fn, v._output_nr) if isinstance(v, _Tensor) else None
+            (0 if v._vc is None else v._vc[0]) if isinstance(v, _Tensor) else -1
             for v in values)
 
     @property
@@ -115,9 +116,9 @@ class Node:
         saved = self._saved
         if saved is None:
             raise RuntimeError(FREED_MESSAGE)
-        for value, info in zip(saved, self._saved_versions):
-            if info is not None and value._vc[0] != info[0]:
-                raise RuntimeError(_modified_message(value, *info))
+        for value, expected in zip(saved, self._saved_versions):
+            if expected >= 0 and value._vc is not None and value._vc[0] != expected:
+                raise RuntimeError(_modified_message(value, expected))
         return saved
 
     def release_variables(self) -> None:
@@ -166,6 +167,23 @@ class Node:
         return self.backward(*grads)
 
 
+class ArithmeticNode(Node):
+    """A node whose rule, ``rule(g, *saved)``, is plain arithmetic (``+ - * / **`` and the
+    node's own attributes), which numpy arrays and Tensors both understand.
+
+    Under create_graph the rule runs on Tensors and records the graph of the backward pass.
+    Otherwise the iteration runs the very same rule on the raw arrays: a rule like tanh's,
+    ``g * (1 - y * y)``, then costs three array operations instead of three Tensor ops."""
+
+    _arithmetic = True
+
+    def backward(self, g):
+        return self.rule(g, *self.saved_tensors)
+
+    def rule(self, g, *saved):  # pragma: no cover - every subclass defines it
+        raise NotImplementedError(f"{self.name()} has no rule")
+
+
 class AccumulateGrad(Node):
     """The sink of a leaf: adds the gradient that reaches it into ``variable.grad``."""
 
@@ -175,6 +193,7 @@ class AccumulateGrad(Node):
     def __init__(self, variable):
         super().__init__()
         self.variable = variable
+        self.edge = (self, 0)  # every op that reads the leaf shares this next_functions entry
         self._input_meta = ((tuple(variable._data.shape), variable._data.dtype),)
 
     def backward(self, grad):  # pragma: no cover - the iteration accumulates directly
@@ -192,16 +211,61 @@ class GraphRoot(Node):
     """Not executed as a step: the roots' gradients are seeded into the iteration directly."""
 
 
-def _modified_message(tensor, expected: int, creator, output_nr: int) -> str:
+# ---- version counters ----------------------------------------------------------------------
+# NOTE [version counters]
+# A tensor's version counter is a one-element list that views and detach() aliases share. Most
+# tensors are never modified in place, so the list is made only when first needed (``_vc`` is
+# None until then: version 0). Saved values keep only the version number; the node that had
+# made a tensor, which the error message names, is looked up in the short history that in-place
+# ops leave on the tensor (``_creators``) when they replace its grad_fn.
+
+def version_of(t) -> int:
+    vc = t._vc
+    return 0 if vc is None else vc[0]
+
+
+def shared_counter(t) -> list:
+    """``t``'s version counter, made now if it has none, for a view or alias to share."""
+    vc = t._vc
+    if vc is None:
+        vc = t._vc = [0]
+    return vc
+
+
+def bump_version(t) -> None:
+    """Record an in-place change of ``t``'s storage."""
+    vc = t._vc
+    if vc is None:
+        t._vc = [1]
+    else:
+        vc[0] += 1
+
+
+def note_creator(t, version: int) -> None:
+    """An in-place op is about to give ``t`` a new grad_fn: remember the one it had up to
+    ``version``, for the message of a saved value checked later."""
+    history = t.__dict__.setdefault("_creators", [])
+    history.append((version, t._grad_fn, t._output_nr))
+
+
+def _creator_at(t, version: int) -> tuple:
+    for until, creator, output_nr in t.__dict__.get("_creators", ()):
+        if version <= until:
+            return creator, output_nr
+    return t._grad_fn, t._output_nr
+
+
+def _modified_message(tensor, expected: int) -> str:
     from visgrad.engine.tensor import legacy_type_name  # noqa: PLC0415
 
+    creator, output_nr = _creator_at(tensor, expected)
     desc = f"[{legacy_type_name(tensor)} [{', '.join(map(str, tensor._data.shape))}]]"
     if creator is not None:
         op = creator.name()
         op = op[: op.rfind("Backward")] if "Backward" in op else op
         desc += f", which is output {output_nr} of {op},"
     return (f"one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: {desc} is at version {tensor._vc[0]}; expected version "
+            f"inplace operation: {desc} is at version {version_of(tensor)}; expected version "
             f"{expected} instead. Hint: enable anomaly detection to find the operation that failed "
             f"to compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
@@ -293,7 +357,7 @@ def record(node_cls, out, inputs, save=(), **attrs):
                 fn = i._acc
                 if fn is None:
                     fn = i._acc = AccumulateGrad(i)
-                edges.append((fn, 0))
+                edges.append(fn.edge)
             else:
                 edges.append((fn, i._output_nr))
             d = i._data
@@ -311,10 +375,9 @@ def record(node_cls, out, inputs, save=(), **attrs):
     out._requires_grad = True
     if save:
         node._saved = save
-        versions = []
+        versions = []  # as Node.save: ints only, so the collector soon stops tracking them
         for v in save:
-            versions.append((v._vc[0], v._grad_fn, v._output_nr) if isinstance(v, _Tensor)
-                            else None)
+            versions.append((0 if v._vc is None else v._vc[0]) if isinstance(v, _Tensor) else -1)
         node._saved_versions = tuple(versions)
     if attrs:
         node.__dict__.update(attrs)
@@ -617,7 +680,8 @@ class BackwardIteration:
             elif g is None:
                 outputs = (None,) * len(node.next_functions)
             else:
-                outputs = node.backward(g)
+                outputs = self._on_arrays(node, g) if node._arithmetic and \
+                    not self.create_graph else node.backward(g)
                 if outputs.__class__ is not tuple:
                     outputs = (outputs,)
                 metas = node._input_meta
@@ -652,6 +716,25 @@ class BackwardIteration:
                 else:
                     heappush(self._heap, (-nxt._seq, nxt))
         return step
+
+    @staticmethod
+    def _on_arrays(node: ArithmeticNode, g) -> tuple:
+        """An arithmetic rule run on arrays (see ArithmeticNode), when all share g's dtype:
+        numpy promotes mixed dtypes differently from torch, so those take the Tensor rule."""
+        data = g._data
+        dtype = data.dtype
+        args = []
+        for value in node.saved_tensors:
+            if isinstance(value, _Tensor):
+                value = value._data
+                if value.dtype != dtype:
+                    return node.backward(g)
+            args.append(value)
+        wrap, backend = _Tensor._wrap, g._backend
+        outputs = []
+        for out in node.rule(data, *args):
+            outputs.append(None if out is None else wrap(out, backend))
+        return tuple(outputs)
 
     def _run_rule(self, node: Node, grads: list) -> tuple:
         if all(g is None for g in grads):
@@ -817,7 +900,7 @@ class BackwardIteration:
         else:
             old = before.detach().clone() if self.history else None
             before._data += grad._data.astype(before._data.dtype, copy=False)
-            before._vc[0] += 1
+            bump_version(before)
             contribution, before = grad.detach(), old
         step.accumulation = Accumulation(leaf, before, contribution, leaf._grad)
 

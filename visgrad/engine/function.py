@@ -8,7 +8,7 @@ is not corrected: the engine checks its count and shapes and raises torch's erro
 from __future__ import annotations
 
 from visgrad.engine import grad_mode
-from visgrad.engine.autograd import FREED_MESSAGE, Node, gradient_edge
+from visgrad.engine.autograd import FREED_MESSAGE, Node, gradient_edge, shared_counter
 from visgrad.engine.tensor import Tensor
 
 
@@ -120,7 +120,7 @@ class Function(metaclass=_FunctionMeta):
                 continue
             if any(o is a for a in tensors) and not hasattr(node, "_dirty"):
                 o = Tensor._wrap(o._data, o._backend)  # an input returned as is: a new alias
-                o._vc = outs[i]._vc
+                o._vc = shared_counter(outs[i])
             if requires and id(outs[i]) not in non_diff and o._data.dtype.kind == "f":
                 o._grad_fn, o._output_nr, o._requires_grad = node, i, True
             results.append(o)

@@ -85,7 +85,7 @@ class Tensor:
         t._grad_fn = None
         t._requires_grad = False
         t._output_nr = 0
-        t._vc = [0]
+        t._vc = None  # made on first need: NOTE [version counters]
         t._acc = None
         t._retains_grad = False
         t._base = None
@@ -217,7 +217,7 @@ class Tensor:
     @property
     def _version(self) -> int:
         """How many in-place changes this storage has seen (shared by views and detach())."""
-        return self._vc[0]
+        return _autograd.version_of(self)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves keep theirs anyway)."""
@@ -257,7 +257,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """A tensor sharing this one's storage (and version counter), cut from the graph."""
         out = Tensor._wrap(self._data, self._backend)
-        out._vc = self._vc
+        out._vc = _autograd.shared_counter(self)
         return out
 
     def detach_(self) -> Tensor:
@@ -421,7 +421,7 @@ def _init_from(t: Tensor, data, backend: Backend) -> None:
     t._grad_fn = None
     t._requires_grad = False
     t._output_nr = 0
-    t._vc = [0]
+    t._vc = None
     t._acc = None
     t._retains_grad = False
     t._base = None

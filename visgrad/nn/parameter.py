@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from visgrad.engine.autograd import shared_counter
 from visgrad.engine.tensor import Tensor, _init_from, empty
 
 
@@ -23,7 +24,7 @@ class Parameter(Tensor):
         if not isinstance(data, Tensor):
             raise TypeError(f"Parameter data must be a Tensor, got {type(data).__name__}")
         _init_from(self, data._data, data._backend)
-        self._vc = data._vc
+        self._vc = shared_counter(data)
         if requires_grad:
             if data._data.dtype.kind != "f":
                 raise RuntimeError("Only Tensors of floating point and complex dtype can require "

@@ -16,7 +16,7 @@ from collections import OrderedDict, defaultdict
 from itertools import chain
 
 from visgrad.engine import grad_mode
-from visgrad.engine.autograd import RemovableHandle
+from visgrad.engine.autograd import RemovableHandle, bump_version
 from visgrad.engine.tensor import Tensor
 from visgrad.nn.module import typename, zero_grad_of
 
@@ -42,7 +42,7 @@ def scalar(value) -> float:
 
 def bump(t: Tensor) -> None:
     """Record an in-place change of ``t``'s storage (torch's version counter)."""
-    t._vc[0] += 1
+    bump_version(t)
 
 
 # NOTE [fused multiply-add]

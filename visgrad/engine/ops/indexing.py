@@ -7,13 +7,14 @@ arrays and boolean masks go through one IndexBackward0; ``x[i] = v`` is CopySlic
 from __future__ import annotations
 
 from visgrad.engine import grad_mode
+from visgrad.engine.autograd import shared_counter
 from visgrad.engine.ops._common import Node, Tensor, operand, record, tensor_or_none, wrap
 from visgrad.engine.tensor import _wrap_dim
 
 
 def _view_of(x: Tensor, data) -> Tensor:
     out = wrap(data, x._backend)
-    out._vc = x._vc
+    out._vc = shared_counter(x)
     out._base = x._base if x._base is not None else x
     return out
 

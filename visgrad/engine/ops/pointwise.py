@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import operator
 
+from visgrad.engine.autograd import ArithmeticNode
 from visgrad.engine.backend import quiet_enter, quiet_exit
 from visgrad.engine.grad_mode import _state as _grad_state
 from visgrad.engine.ops._common import (
@@ -63,10 +64,10 @@ def _binary(a, b, compute, float_result=False):
 
 # ---- add / sub --------------------------------------------------------------------------------
 
-class AddBackward0(Node):
+class AddBackward0(ArithmeticNode):
     alpha = 1
 
-    def backward(self, g):
+    def rule(self, g):
         gb = None
         if self.next_functions[1][0] is not None:
             gb = g if self.alpha == 1 else g * self.alpha
@@ -81,10 +82,10 @@ def add(a, b, *, alpha=1):
     return record(AddBackward0, out, (tensor_or_none(a), tensor_or_none(b)), alpha=alpha)
 
 
-class SubBackward0(Node):
+class SubBackward0(ArithmeticNode):
     alpha = 1
 
-    def backward(self, g):
+    def rule(self, g):
         gb = None
         if self.next_functions[1][0] is not None:
             gb = -g if self.alpha == 1 else g * -self.alpha
@@ -113,13 +114,13 @@ def sub(a, b, *, alpha=1):
     return record(SubBackward0, out, (tensor_or_none(a), tensor_or_none(b)), alpha=alpha)
 
 
-class RsubBackward1(Node):
-    def backward(self, g):
+class RsubBackward1(ArithmeticNode):
+    def rule(self, g):
         return (-g,)
 
 
-class RsubBackward0(Node):
-    def backward(self, g):
+class RsubBackward0(ArithmeticNode):
+    def rule(self, g):
         return -g, g
 
 
@@ -135,9 +136,8 @@ def rsub(a, b):
 
 # ---- mul / div ------------------------------------------------------------------------------
 
-class MulBackward0(Node):
-    def backward(self, g):
-        a, b = self.saved_tensors
+class MulBackward0(ArithmeticNode):
+    def rule(self, g, a, b):
         ga = g * b if self.next_functions[0][0] is not None else None
         gb = g * a if self.next_functions[1][0] is not None else None
         return ga, gb
@@ -145,12 +145,15 @@ class MulBackward0(Node):
 
 def mul(a, b):
     out, a, b = _binary(a, b, operator.mul)
-    return record(MulBackward0, out, (tensor_or_none(a), tensor_or_none(b)), save=(a, b))
+    # like torch, keep each factor only if the other one's gradient will need it
+    a_grad = a.__class__ is not float and isinstance(a, Tensor) and a._requires_grad
+    b_grad = b.__class__ is not float and isinstance(b, Tensor) and b._requires_grad
+    return record(MulBackward0, out, (tensor_or_none(a), tensor_or_none(b)),
+                  save=(a if b_grad else None, b if a_grad else None))
 
 
-class DivBackward0(Node):
-    def backward(self, g):
-        a, b = self.saved_tensors
+class DivBackward0(ArithmeticNode):
+    def rule(self, g, a, b):
         ga = g / b if self.next_functions[0][0] is not None else None
         gb = -g * ((a / b) / b) if self.next_functions[1][0] is not None else None
         return ga, gb
@@ -166,9 +169,8 @@ def div(a, b, *, rounding_mode=None):
     return record(DivBackward0, out, (tensor_or_none(a), tensor_or_none(b)), save=(a, b))
 
 
-class ReciprocalBackward0(Node):
-    def backward(self, g):
-        (y,) = self.saved_tensors
+class ReciprocalBackward0(ArithmeticNode):
+    def rule(self, g, y):
         return (-g * (y * y),)
 
 
@@ -194,16 +196,15 @@ def neg(x):
     return record(NegBackward0, wrap(-x._data, x._backend), (x,))
 
 
-class NegBackward0(Node):
-    def backward(self, g):
+class NegBackward0(ArithmeticNode):
+    def rule(self, g):
         return (-g,)
 
 
 # ---- pow --------------------------------------------------------------------------------------
 
-class PowBackward0(Node):
-    def backward(self, g):
-        (x,) = self.saved_tensors
+class PowBackward0(ArithmeticNode):
+    def rule(self, g, x):
         e = self.exponent
         if e == 0:
             return (g * 0,)
@@ -272,9 +273,8 @@ def _unary(x, fn):
         return wrap(fn(data_as(x, dt)), x._backend)
 
 
-class ExpBackward0(Node):
-    def backward(self, g):
-        (y,) = self.saved_tensors
+class ExpBackward0(ArithmeticNode):
+    def rule(self, g, y):
         return (g * y,)
 
 
@@ -283,9 +283,8 @@ def exp(x):
     return record(ExpBackward0, out, (x,), save=(out,))
 
 
-class LogBackward0(Node):
-    def backward(self, g):
-        (x,) = self.saved_tensors
+class LogBackward0(ArithmeticNode):
+    def rule(self, g, x):
         return (g / x,)
 
 
@@ -296,9 +295,8 @@ def log(x):
     return record(LogBackward0, out, (x,), save=(x,))
 
 
-class SqrtBackward0(Node):
-    def backward(self, g):
-        (y,) = self.saved_tensors
+class SqrtBackward0(ArithmeticNode):
+    def rule(self, g, y):
         return (g / (2 * y),)
 
 
@@ -329,9 +327,8 @@ def cos(x):
     return record(CosBackward0, _unary(x, x._backend.xp.cos), (x,), save=(x,))
 
 
-class TanhBackward0(Node):
-    def backward(self, g):
-        (y,) = self.saved_tensors
+class TanhBackward0(ArithmeticNode):
+    def rule(self, g, y):
         return (g * (1 - y * y),)
 
 
@@ -340,9 +337,8 @@ def tanh(x):
     return record(TanhBackward0, out, (x,), save=(out,))
 
 
-class SigmoidBackward0(Node):
-    def backward(self, g):
-        (y,) = self.saved_tensors
+class SigmoidBackward0(ArithmeticNode):
+    def rule(self, g, y):
         return (g * (1 - y) * y,)
 
 

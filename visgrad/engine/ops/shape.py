@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from visgrad.engine.autograd import shared_counter
 from visgrad.engine.ops._common import Node, Tensor, promote, record, same_backend, wrap
 from visgrad.engine.tensor import Size, _wrap_dim, sum_to
 
@@ -97,7 +98,7 @@ def contiguous(x: Tensor) -> Tensor:
 
 def _view_of(x: Tensor, data) -> Tensor:
     out = wrap(data, x._backend)
-    out._vc = x._vc  # a view shares its base's version counter, as in torch
+    out._vc = shared_counter(x)  # a view shares its base's version counter, as in torch
     out._base = x._base if x._base is not None else x
     return out
 
