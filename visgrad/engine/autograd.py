@@ -62,6 +62,7 @@ class Node:
 
     _saved: tuple | None = ()
     _saved_versions: tuple = ()
+    _saved_outputs: tuple = ()  # (index in saved, output_nr) of saved values this node made
     _tensor_hooks: dict | None = None      # output_nr -> {handle_id: fn}
     _retained: dict | None = None          # output_nr -> weakref to a tensor with retain_grad
     _pre_hooks: dict | None = None
@@ -105,20 +106,22 @@ class Node:
     # ---- saved tensors -------------------------------------------------------------------
     def save(self, *values) -> None:
         """Keep values for backward; tensors remember their version to detect in-place edits
-        (-1 marks a value that is not a tensor)."""
+        (-1 marks a value that is not a tensor). NOTE [version counters]"""
         self._saved = values
         self._saved_versions = tuple(
             (0 if v._vc is None else v._vc[0]) if isinstance(v, _Tensor) else -1
             for v in values)
+        self._saved_outputs = tuple((i, v._output_nr) for i, v in enumerate(values)
+                                    if isinstance(v, _Tensor) and v._grad_fn is self)
 
     @property
     def saved_tensors(self) -> tuple:
         saved = self._saved
         if saved is None:
             raise RuntimeError(FREED_MESSAGE)
-        for value, expected in zip(saved, self._saved_versions):
+        for index, (value, expected) in enumerate(zip(saved, self._saved_versions)):
             if expected >= 0 and value._vc is not None and value._vc[0] != expected:
-                raise RuntimeError(_modified_message(value, expected))
+                raise RuntimeError(_modified_message(self, index, value, expected))
         return saved
 
     def release_variables(self) -> None:
@@ -216,8 +219,9 @@ class GraphRoot(Node):
 # A tensor's version counter is a one-element list that views and detach() aliases share. Most
 # tensors are never modified in place, so the list is made only when first needed (``_vc`` is
 # None until then: version 0). Saved values keep only the version number; the node that had
-# made a tensor, which the error message names, is looked up in the short history that in-place
-# ops leave on the tensor (``_creators``) when they replace its grad_fn.
+# saved a value among its own outputs notes that value's index and output number
+# (``_saved_outputs``): the error message names this node for those, and the tensor's current
+# grad_fn for the others, as torch does.
 
 def version_of(t) -> int:
     vc = t._vc
@@ -241,24 +245,13 @@ def bump_version(t) -> None:
         vc[0] += 1
 
 
-def note_creator(t, version: int) -> None:
-    """An in-place op is about to give ``t`` a new grad_fn: remember the one it had up to
-    ``version``, for the message of a saved value checked later."""
-    history = t.__dict__.setdefault("_creators", [])
-    history.append((version, t._grad_fn, t._output_nr))
-
-
-def _creator_at(t, version: int) -> tuple:
-    for until, creator, output_nr in t.__dict__.get("_creators", ()):
-        if version <= until:
-            return creator, output_nr
-    return t._grad_fn, t._output_nr
-
-
-def _modified_message(tensor, expected: int) -> str:
+def _modified_message(node, index: int, tensor, expected: int) -> str:
     from visgrad.engine.tensor import legacy_type_name  # noqa: PLC0415
 
-    creator, output_nr = _creator_at(tensor, expected)
+    creator, output_nr = tensor._grad_fn, tensor._output_nr
+    for saved_index, nr in node._saved_outputs:
+        if saved_index == index:
+            creator, output_nr = node, nr
     desc = f"[{legacy_type_name(tensor)} [{', '.join(map(str, tensor._data.shape))}]]"
     if creator is not None:
         op = creator.name()
@@ -307,30 +300,48 @@ class _steal:  # noqa: N801 - a namespace
     """How many references the iteration itself holds on a gradient it accumulates.
 
     That count depends on the interpreter (how its frames and calls keep references), so it is
-    measured, once, on two tiny passes: a gradient only the iteration holds, and one that two
-    edges share. If the second does not count more, stealing stays off (limit -1)."""
+    measured, once, on two tiny passes through the same kind of node: one that sends each of
+    two leaves a gradient of its own, and one that sends both the same tensor. If the second
+    does not count more, or anything goes wrong, stealing stays off (limit -1)."""
 
     limit: int | None = None
     probe: list | None = None
 
     @classmethod
     def calibrate(cls) -> None:
-        from visgrad.engine.tensor import tensor  # noqa: PLC0415
-
         cls.limit, cls.probe = -1, []
         try:
-            x = tensor([1.0, 2.0], requires_grad=True)
-            w = tensor([3.0, 4.0], requires_grad=True)
-            (x * w).sum().backward()      # each leaf gets a fresh gradient of its own
-            alone = cls.probe[:]
-            del cls.probe[:]
-            x.grad = w.grad = None
-            (x + w).backward(tensor([1.0, 1.0]).detach())  # both leaves get one tensor
-            shared = cls.probe[:]
+            alone = cls._probe(_Apart)
+            shared = cls._probe(_Twice)
+        except Exception:  # noqa: BLE001 - stealing is an optimisation; without it all works
+            return
         finally:
             cls.probe = None
-        if len(alone) == 2 and len(shared) == 2 and max(alone) < min(shared):
+        # the first leaf of the shared pass sees the tensor still waiting for the second
+        if len(alone) == 2 and len(shared) == 2 and max(alone) < shared[0]:
             cls.limit = max(alone)
+
+    @classmethod
+    def _probe(cls, node_cls) -> list:
+        from visgrad.engine.tensor import tensor  # noqa: PLC0415
+
+        del cls.probe[:]
+        with grad_mode.enable_grad():
+            x = tensor(1.0, requires_grad=True)
+            w = tensor(2.0, requires_grad=True)
+            out = record(node_cls, tensor(3.0), (x, w))
+        BackwardIteration([out]).run()
+        return cls.probe[:]
+
+
+class _Apart(Node):
+    def backward(self, g):
+        return g * 1.0, g * 1.0
+
+
+class _Twice(Node):
+    def backward(self, g):
+        return g, g
 
 
 def _anomaly_on() -> bool:
@@ -377,7 +388,12 @@ def record(node_cls, out, inputs, save=(), **attrs):
         node._saved = save
         versions = []  # as Node.save: ints only, so the collector soon stops tracking them
         for v in save:
-            versions.append((0 if v._vc is None else v._vc[0]) if isinstance(v, _Tensor) else -1)
+            if isinstance(v, _Tensor):
+                versions.append(0 if v._vc is None else v._vc[0])
+                if v is out:
+                    node._saved_outputs = ((len(versions) - 1, 0),)
+            else:
+                versions.append(-1)
         node._saved_versions = tuple(versions)
     if attrs:
         node.__dict__.update(attrs)

@@ -10,7 +10,7 @@ torch's "modified by an inplace operation" error when backward reaches it.
 from __future__ import annotations
 
 from visgrad.engine import grad_mode
-from visgrad.engine.autograd import bump_version, note_creator, version_of
+from visgrad.engine.autograd import bump_version
 from visgrad.engine.ops._common import Node, Tensor, operand, record, wrap
 from visgrad.engine.tensor import _SCALAR_NAME
 
@@ -70,8 +70,6 @@ def apply_inplace(x: Tensor, compute, *others) -> Tensor:
         x._data[...] = data
     except ValueError as exc:
         raise RuntimeError(f"unsupported operation: {exc}") from None
-    if recording:
-        note_creator(x, version_of(x))
     bump_version(x)
     if recording:
         x._grad_fn = result._grad_fn

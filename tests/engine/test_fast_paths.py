@@ -1,0 +1,231 @@
+"""The engine's fast paths give what the plain paths give, and what torch gives.
+
+``backward()`` takes shortcuts that stepping does not need to: arithmetic rules run on raw
+arrays, a leaf keeps a gradient no one else holds without a copy, version counters are made on
+first need. Each test here runs the shortcut against the long way round (stepping, create_graph)
+or against torch, including the cases where a shortcut must not be taken.
+"""
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import visgrad as vg
+from visgrad.engine import autograd
+from visgrad.engine.autograd import ArithmeticNode, BackwardIteration
+
+
+def grads_of(lib, program, dtype="float32", create_graph=False):
+    rng = np.random.default_rng(7)
+    arrays = [rng.uniform(0.5, 2.0, size=(3, 4)).astype(dtype) for _ in range(2)]
+    leaves = [lib.tensor(a, requires_grad=True) for a in arrays]
+    out = program(lib, *leaves)
+    grads = lib.autograd.grad(out.sum(), leaves, create_graph=create_graph, allow_unused=True)
+    return [None if g is None else g.detach().numpy() for g in grads]
+
+
+ARITHMETIC = {
+    "add": lambda lib, a, b: a + b,
+    "add_alpha": lambda lib, a, b: lib.add(a, b, alpha=2.5),
+    "sub": lambda lib, a, b: a - b,
+    "sub_alpha": lambda lib, a, b: lib.sub(a, b, alpha=0.5),
+    "rsub_scalar": lambda lib, a, b: 3 - a,
+    "mul": lambda lib, a, b: a * b,
+    "mul_scalar": lambda lib, a, b: a * 1.7,
+    "div": lambda lib, a, b: a / b,
+    "rdiv": lambda lib, a, b: 2.0 / a,
+    "neg": lambda lib, a, b: -a,
+    "pow": lambda lib, a, b: a ** 3,
+    "pow_zero": lambda lib, a, b: a ** 0,
+    "exp": lambda lib, a, b: a.exp(),
+    "log": lambda lib, a, b: a.log(),
+    "sqrt": lambda lib, a, b: a.sqrt(),
+    "tanh": lambda lib, a, b: a.tanh(),
+    "sigmoid": lambda lib, a, b: a.sigmoid(),
+    "mixed": lambda lib, a, b: (a * b).tanh() * 0.5 + (a / b).sigmoid() - b.exp() * a,
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(ARITHMETIC))
+def test_array_rules_match_tensor_rules_and_torch(name, dtype):
+    program = ARITHMETIC[name]
+    fast = grads_of(vg, program, dtype)                     # rules on raw arrays
+    slow = grads_of(vg, program, dtype, create_graph=True)  # the same rules on Tensors
+    theirs = grads_of(torch, program, dtype)
+    for f, s, t in zip(fast, slow, theirs):
+        assert (f is None) == (s is None) == (t is None)
+        if f is not None:
+            assert f.dtype == s.dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(f, s)
+            tol = 1e-6 if dtype == "float32" else 1e-12  # the forward kernels' last bits
+            np.testing.assert_allclose(f, t, rtol=tol, atol=tol)
+
+
+def test_rules_this_file_covers_are_the_arithmetic_ones():
+    from visgrad.engine.ops import pointwise
+
+    arithmetic = {name for name, cls in vars(pointwise).items()
+                  if isinstance(cls, type) and issubclass(cls, ArithmeticNode)
+                  and cls is not ArithmeticNode}
+    assert arithmetic == {
+        "AddBackward0", "SubBackward0", "RsubBackward0", "RsubBackward1", "MulBackward0",
+        "DivBackward0", "ReciprocalBackward0", "NegBackward0", "PowBackward0", "ExpBackward0",
+        "LogBackward0", "SqrtBackward0", "TanhBackward0", "SigmoidBackward0"}
+
+
+def test_mixed_dtypes_take_the_tensor_rule_as_torch_promotes():
+    def program(lib):
+        a = lib.tensor([1.5, 2.5], dtype=lib.float32, requires_grad=True)
+        b = lib.tensor(3.1, dtype=lib.float64, requires_grad=True)  # a 0-d tensor
+        (a * b).sum().backward()
+        return a.grad, b.grad
+
+    ours, theirs = program(vg), program(torch)
+    for o, t in zip(ours, theirs):
+        assert str(o.dtype) == str(t.dtype)
+        np.testing.assert_array_equal(o.numpy(), t.numpy())
+
+
+def test_nan_and_inf_in_array_rules_are_silent_and_torchs(recwarn):
+    def program(lib):
+        x = lib.tensor([0.0, -1.0, 1e30, 2.0], requires_grad=True)
+        (x.log() + x.sqrt() + (x * 1e30) + 1 / x).sum().backward()
+        return x.grad
+
+    np.testing.assert_array_equal(program(vg).numpy(), program(torch).numpy())
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+# ---- a leaf keeps a gradient no one else holds ---------------------------------------------------
+
+def test_stealing_is_calibrated_on_this_interpreter():
+    x = vg.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    assert autograd._steal.limit is not None and autograd._steal.limit > 0, sys.version
+
+
+def test_calibration_survives_a_first_backward_under_no_grad(monkeypatch):
+    monkeypatch.setattr(autograd._steal, "limit", None)
+    x = vg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    with vg.no_grad():
+        y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+    assert autograd._steal.limit > 0
+
+
+def test_two_leaves_given_one_gradient_do_not_share_it():
+    x = vg.tensor([1.0, 2.0], requires_grad=True)
+    w = vg.tensor([3.0, 4.0], requires_grad=True)
+    (x + w).backward(vg.tensor([1.0, 1.0]))
+    assert not np.shares_memory(x.grad.numpy(), w.grad.numpy())
+    x.grad.add_(5.0)  # a later in-place change to one must not reach the other
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0])
+
+
+def test_a_gradient_the_user_holds_is_not_taken():
+    x = vg.tensor([1.0, 2.0], requires_grad=True)
+    g = vg.tensor([5.0, 6.0])
+    x.backward(g)
+    assert not np.shares_memory(x.grad.numpy(), g.numpy())
+    x.backward(g)  # accumulates in place into x.grad: g stays as it was
+    np.testing.assert_array_equal(g.numpy(), [5.0, 6.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [10.0, 12.0])
+
+
+def test_a_gradient_a_hook_kept_is_not_taken():
+    kept = []
+    x = vg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y.register_hook(lambda g: kept.append(g))
+    (y * 2).sum().backward()
+    x.grad.mul_(10)
+    np.testing.assert_array_equal(kept[0].numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [60.0, 60.0])
+
+
+def test_a_view_of_a_gradient_is_copied_into_grad():
+    x = vg.tensor(2.0, requires_grad=True)
+    y = x.expand(3).sum()  # SumBackward0 sends an expanded view; ExpandBackward sums it
+    y.backward()
+    z = vg.tensor([1.0, 2.0], requires_grad=True)
+    z.sum().backward()     # the expanded gradient itself reaches the leaf
+    assert z.grad.numpy().flags.writeable
+    z.grad.add_(1.0)
+    np.testing.assert_array_equal(z.grad.numpy(), [2.0, 2.0])
+    assert x.grad.item() == 3.0
+
+
+def test_stepping_keeps_what_accumulation_replaced_backward_does_not_copy():
+    x = vg.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    before = x.grad.numpy().copy()
+    steps = list(BackwardIteration([(x * 3).sum()]))
+    acc = steps[-1].accumulation
+    np.testing.assert_array_equal(acc.before.numpy(), before)
+    np.testing.assert_array_equal(acc.after.numpy(), before + 3)
+    np.testing.assert_array_equal(x.grad.numpy(), before + 3)
+
+
+# ---- version counters made on first need --------------------------------------------------------
+
+def test_in_place_message_names_the_creator_at_save_time_after_two_in_place_ops():
+    def program(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        a = x.exp()
+        b = a * a
+        a.mul_(2)
+        a.add_(1)
+        b.sum().backward()
+
+    with pytest.raises(RuntimeError) as theirs:
+        program(torch)
+    with pytest.raises(RuntimeError) as ours:
+        program(vg)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_views_and_aliases_share_a_version_counter_made_late():
+    def program(lib):
+        x = lib.tensor([1.0, 2.0, 3.0])
+        versions = [x._version]
+        v = x[1:]
+        d = x.detach()
+        v.mul_(2)
+        versions += [x._version, v._version, d._version]
+        d.add_(1)
+        versions += [x._version, v._version, d._version]
+        return versions
+
+    assert program(vg) == program(torch)
+
+
+def test_a_factor_that_no_gradient_needs_may_change_in_place_as_in_torch():
+    def program(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        c = lib.tensor([3.0, 4.0])
+        y = x * c       # x's gradient needs c: c is kept
+        z = c * x       # the same, the other way round
+        w = x * 2.0
+        x2 = x.detach()
+        x2.mul_(1.0)    # x is not needed by anything: nothing to complain about
+        (y + z + w).sum().backward()
+        return x.grad
+
+    np.testing.assert_array_equal(program(vg).numpy(), program(torch).numpy())
+
+    def modified(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        c = lib.tensor([3.0, 4.0])
+        y = x * c
+        c.add_(1)  # but c is needed
+        y.sum().backward()
+
+    with pytest.raises(RuntimeError) as theirs:
+        modified(torch)
+    with pytest.raises(RuntimeError) as ours:
+        modified(vg)
+    assert str(ours.value) == str(theirs.value)
