@@ -229,3 +229,53 @@ def test_a_factor_that_no_gradient_needs_may_change_in_place_as_in_torch():
     with pytest.raises(RuntimeError) as ours:
         modified(vg)
     assert str(ours.value) == str(theirs.value)
+
+
+# ---- kernels the backend speeds up --------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_where_or_zero_is_bit_for_bit_numpys_where(dtype):
+    from visgrad.engine.backend import CPU
+
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((5, 7)).astype(dtype)
+    values.flat[:6] = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0]
+    mask = rng.random((5, 7)) > 0.5
+    mask.flat[:6] = [False, True, False, True, True, False]
+    expected = np.where(mask, values, values.dtype.type(0))
+    for m, v in ((mask, values), (mask.T, values.T), (mask[:, ::2], values[:, ::2])):
+        got = CPU.where_or_zero(m, v)
+        want = np.where(m, v, v.dtype.type(0))
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got.view(f"u{v.itemsize}"), want.view(f"u{v.itemsize}"))
+    assert CPU.where_or_zero(mask, values).view(f"u{values.itemsize}").tolist() == \
+        expected.view(f"u{values.itemsize}").tolist()
+
+
+def test_relu_gradient_keeps_torchs_zeros_and_nans():
+    def program(lib):
+        x = lib.tensor([-1.0, 2.0, -3.0, 4.0, 0.0], requires_grad=True)
+        y = x.relu()
+        y.backward(lib.tensor([float("nan"), -0.0, -5.0, float("inf"), -1.0]))
+        return x.grad
+
+    ours, theirs = program(vg).numpy(), program(torch).numpy()
+    np.testing.assert_array_equal(ours.view(np.uint32), theirs.view(np.uint32))
+
+
+@pytest.mark.parametrize("index", [
+    (np.arange(4), np.array([2, 0, 2, 1])),        # distinct rows: assigned directly
+    (np.array([3, 1, 3, 0]), np.array([2, 2, 2, 1])),  # repeated positions: added up
+    (np.array([-1, 3]), np.array([0, 0])),          # -1 and 3 are the same row
+    (slice(None), np.array([0, 2, 2])),
+    np.array([0, 1, 3]),
+])
+def test_scatter_add_matches_add_at(index):
+    from visgrad.engine.backend import CPU
+
+    values = np.arange(1.0, 1.0 + np.zeros((4, 3))[index].size).reshape(np.zeros((4, 3))[index].shape)
+    expected = np.zeros((4, 3))
+    np.add.at(expected, index, values)
+    got = np.zeros((4, 3))
+    CPU.scatter_add(got, index, values)
+    np.testing.assert_array_equal(got, expected)

@@ -446,7 +446,8 @@ def zeros_for(shape, np_dtype, backend: Backend = CPU) -> Tensor:
 
 
 def sum_to(g: Tensor, shape: tuple) -> Tensor:
-    """Reduce a broadcast gradient back to ``shape`` (differentiable, for create_graph)."""
+    """Reduce a broadcast gradient back to ``shape`` (differentiable, for create_graph; with
+    no graph to record, the same reduction straight on the array)."""
     shape = tuple(shape)
     gshape = g._data.shape
     if gshape == shape:
@@ -454,6 +455,9 @@ def sum_to(g: Tensor, shape: tuple) -> Tensor:
     lead = len(gshape) - len(shape)
     dims = tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
+    if not grad_mode._state.grad:
+        data = g._data.sum(axis=dims, keepdims=True) if dims else g._data
+        return Tensor._wrap(data.reshape(shape), g._backend)
     if dims:
         g = g.sum(dim=dims, keepdim=True)
     if lead or g._data.shape != shape:

@@ -499,6 +499,10 @@ class WhereBackward0(Node):
         return ga, gb
 
 
+def _plus_zero(x) -> bool:
+    return (x.__class__ is int or x.__class__ is float) and x == 0 and math.copysign(1, x) > 0
+
+
 def where(condition, a, b):
     condition = operand(condition)
     a, b = operand(a), operand(b)
@@ -515,7 +519,12 @@ def where(condition, a, b):
         if isinstance(t, Tensor) and t._backend is not backend:
             backend_of(condition, t)
     try:
-        data = backend.xp.where(condition._data, data_as(a, dt), data_as(b, dt))
+        if _plus_zero(b) and isinstance(a, Tensor) and a._data.dtype == dt and dt.kind == "f":
+            data = backend.where_or_zero(condition._data, a._data)
+        elif _plus_zero(a) and isinstance(b, Tensor) and b._data.dtype == dt and dt.kind == "f":
+            data = backend.where_or_zero(backend.xp.logical_not(condition._data), b._data)
+        else:
+            data = backend.xp.where(condition._data, data_as(a, dt), data_as(b, dt))
     except ValueError:
         raise broadcast_error(condition._data.shape, shape_of(a), shape_of(b)) from None
     if data.dtype != dt:
