@@ -344,10 +344,6 @@ class _Twice(Node):
         return g, g
 
 
-def _anomaly_on() -> bool:
-    return grad_mode._state.anomaly  # heap keys of AccumulateGrad: before every node's -sequence_nr
-
-
 def record(node_cls, out, inputs, save=(), **attrs):
     """Attach a new ``node_cls`` to the freshly computed tensor ``out`` when grad is needed.
 
@@ -551,21 +547,20 @@ class BackwardIteration:
 
     # ---- setup ---------------------------------------------------------------------------
     def _count_dependencies(self, root_nodes) -> dict:
-        deps: dict[Node, int] = {}
-        seen = set()
-        stack = [n for n in root_nodes if n is not None]
-        for n in stack:
-            seen.add(n)
+        # every node reached is a key (roots start at 0), so the dict is also the "seen" set
+        deps: dict[Node, int] = dict.fromkeys((n for n in root_nodes if n is not None), 0)
+        stack = list(deps)
+        get = deps.get
         while stack:
-            node = stack.pop()
-            for nxt, _ in node.next_functions:
-                if nxt is None:
-                    continue
-                deps[nxt] = deps.get(nxt, 0) + 1
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        self._graph_nodes = seen
+            for nxt, _ in stack.pop().next_functions:
+                if nxt is not None:
+                    count = get(nxt)
+                    if count is None:
+                        deps[nxt] = 1
+                        stack.append(nxt)
+                    else:
+                        deps[nxt] = count + 1
+        self._graph_nodes = deps.keys()
         return deps
 
     def _compute_needed(self) -> set:
@@ -666,6 +661,7 @@ class BackwardIteration:
         previous, state.grad = state.grad, self.create_graph
         was_quiet, state.quiet = state.quiet, True
         token = quiet_enter()
+        self._anomaly = state.anomaly
         try:
             return fn()
         except BaseException:
@@ -689,8 +685,8 @@ class BackwardIteration:
             self._accumulate(node, grads[0], step)
             return step
         else:  # the common case, inlined: no hooks, no captures, one output
-            step.grads_in = tuple(grads)
             g = grads[0]
+            step.grads_in = (g,) if node._num_outputs == 1 else tuple(grads)
             if node._num_outputs != 1:
                 outputs = self._run_rule(node, grads)
             elif g is None:
@@ -701,7 +697,7 @@ class BackwardIteration:
                 if outputs.__class__ is not tuple:
                     outputs = (outputs,)
                 metas = node._input_meta
-                if len(outputs) != len(metas) or _anomaly_on():
+                if len(outputs) != len(metas) or self._anomaly:
                     outputs = self._validate(node, outputs)
                 else:
                     for g, meta in zip(outputs, metas):
@@ -748,8 +744,8 @@ class BackwardIteration:
             args.append(value)
         wrap, backend = _Tensor._wrap, g._backend
         outputs = []
-        for out in node.rule(data, *args):
-            outputs.append(None if out is None else wrap(out, backend))
+        for out in node.rule(data, *args):  # a gradient passed through keeps its tensor
+            outputs.append(g if out is data else None if out is None else wrap(out, backend))
         return tuple(outputs)
 
     def _run_rule(self, node: Node, grads: list) -> tuple:
