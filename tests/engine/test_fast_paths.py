@@ -14,7 +14,7 @@ import torch
 
 import visgrad as vg
 from visgrad.engine import autograd
-from visgrad.engine.autograd import ArithmeticNode, BackwardIteration
+from visgrad.engine.autograd import BackwardIteration, FormulaNode
 
 
 def grads_of(lib, program, dtype="float32", create_graph=False):
@@ -45,6 +45,17 @@ ARITHMETIC = {
     "tanh": lambda lib, a, b: a.tanh(),
     "sigmoid": lambda lib, a, b: a.sigmoid(),
     "mixed": lambda lib, a, b: (a * b).tanh() * 0.5 + (a / b).sigmoid() - b.exp() * a,
+    "relu": lambda lib, a, b: (a - 1.2).relu(),
+    "sum": lambda lib, a, b: a.sum() * b,
+    "sum_dim": lambda lib, a, b: a.sum(1) * b.t(),
+    "sum_dims_keepdim": lambda lib, a, b: a.sum((0, 1), keepdim=True) * b,
+    "mean": lambda lib, a, b: a.mean() * b,
+    "mean_dim": lambda lib, a, b: a.mean(0) * b,
+    "mean_keepdim": lambda lib, a, b: a.mean(1, keepdim=True) * b,
+    "softmax": lambda lib, a, b: a.softmax(1) * b,
+    "log_softmax": lambda lib, a, b: a.log_softmax(0) * b,
+    "mm": lambda lib, a, b: a @ b.t(),
+    "mm_one_side": lambda lib, a, b: a @ b.detach().t(),
 }
 
 
@@ -64,16 +75,18 @@ def test_array_rules_match_tensor_rules_and_torch(name, dtype):
             np.testing.assert_allclose(f, t, rtol=tol, atol=tol)
 
 
-def test_rules_this_file_covers_are_the_arithmetic_ones():
-    from visgrad.engine.ops import pointwise
-
-    arithmetic = {name for name, cls in vars(pointwise).items()
-                  if isinstance(cls, type) and issubclass(cls, ArithmeticNode)
-                  and cls is not ArithmeticNode}
-    assert arithmetic == {
+def test_the_formula_rules_are_the_ones_this_file_covers():
+    modules = [sys.modules[f"visgrad.engine.ops.{name}"]  # ops.softmax names the function
+               for name in ("pointwise", "reductions", "softmax", "linalg")]
+    formulas = {name for module in modules
+                for name, cls in vars(module).items()
+                if isinstance(cls, type) and issubclass(cls, FormulaNode) and cls is not FormulaNode}
+    assert formulas == {
         "AddBackward0", "SubBackward0", "RsubBackward0", "RsubBackward1", "MulBackward0",
         "DivBackward0", "ReciprocalBackward0", "NegBackward0", "PowBackward0", "ExpBackward0",
-        "LogBackward0", "SqrtBackward0", "TanhBackward0", "SigmoidBackward0"}
+        "LogBackward0", "SqrtBackward0", "TanhBackward0", "SigmoidBackward0", "ReluBackward0",
+        "SumBackward0", "SumBackward1", "MeanBackward0", "MeanBackward1", "SoftmaxBackward0",
+        "LogSoftmaxBackward0", "MmBackward0"}
 
 
 def test_mixed_dtypes_take_the_tensor_rule_as_torch_promotes():

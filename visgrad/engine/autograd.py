@@ -70,7 +70,7 @@ class Node:
     _anomaly_trace: str | None = None
     _num_outputs = 1
     _output_meta: tuple = ()
-    _arithmetic = False  # see ArithmeticNode
+    _formula = False  # see FormulaNode
     _watched = False  # some hook or retain_grad was registered: the iteration takes the long way
 
     _metadata: dict | None = None
@@ -170,21 +170,57 @@ class Node:
         return self.backward(*grads)
 
 
-class ArithmeticNode(Node):
-    """A node whose rule, ``rule(g, *saved)``, is plain arithmetic (``+ - * / **`` and the
-    node's own attributes), which numpy arrays and Tensors both understand.
+class FormulaNode(Node):
+    """A node whose rule is one formula, ``rule(F, g, *saved)``, over the incoming gradient and
+    the saved values, written with operators (``+ - * / **``, comparisons) and the few functions
+    of ``F`` (exp, sum, expand, mm...), which exist for Tensors and for raw arrays alike.
 
-    Under create_graph the rule runs on Tensors and records the graph of the backward pass.
-    Otherwise the iteration runs the very same rule on the raw arrays: a rule like tanh's,
-    ``g * (1 - y * y)``, then costs three array operations instead of three Tensor ops."""
+    Under create_graph the formula runs on Tensors (``F`` is :data:`tensor_formulas`) and
+    records the graph of the backward pass. Otherwise the iteration runs the very same formula
+    on the raw arrays (:class:`ArrayFormulas`): log_softmax's gradient then costs four array
+    operations instead of four Tensor ops with their bookkeeping."""
 
-    _arithmetic = True
+    _formula = True
 
     def backward(self, g):
-        return self.rule(g, *self.saved_tensors)
+        return self.rule(tensor_formulas, g, *self.saved_tensors)
 
-    def rule(self, g, *saved):  # pragma: no cover - every subclass defines it
+    def rule(self, F, g, *saved):  # noqa: N803 - a namespace  # pragma: no cover
         raise NotImplementedError(f"{self.name()} has no rule")
+
+
+class ArrayFormulas:
+    """What formulas need beyond operators, on one backend's raw arrays."""
+
+    def __init__(self, backend):
+        self._backend = backend
+        self._xp = backend.xp
+        self.exp = backend.xp.exp
+
+    @staticmethod
+    def sum(x, dim, keepdim: bool):
+        return x.sum(axis=dim, keepdims=keepdim)
+
+    def expand(self, x, shape):
+        return self._xp.broadcast_to(x, shape)
+
+    def unsqueeze_dims(self, x, dims: tuple):
+        return self._xp.expand_dims(x, dims)
+
+    def masked(self, mask, x):
+        """``where(mask, x, 0)``."""
+        return self._backend.where_or_zero(mask, x)
+
+    @staticmethod
+    def mm(a, b):
+        return a @ b
+
+    @staticmethod
+    def t(x):
+        return x.T
+
+
+tensor_formulas = None  # the same functions on Tensors; set by visgrad.engine.ops
 
 
 class AccumulateGrad(Node):
@@ -280,6 +316,7 @@ def gradient_edge(t) -> tuple:
 
 _NO_EDGE = (None, 0)
 _ACC_FIRST = -(1 << 62)
+_array_formulas: dict = {}  # backend -> ArrayFormulas
 
 
 def _owns_alone(grad, refs: int) -> bool:
@@ -692,7 +729,7 @@ class BackwardIteration:
             elif g is None:
                 outputs = (None,) * len(node.next_functions)
             else:
-                outputs = self._on_arrays(node, g) if node._arithmetic and \
+                outputs = self._on_arrays(node, g) if node._formula and \
                     not self.create_graph else node.backward(g)
                 if outputs.__class__ is not tuple:
                     outputs = (outputs,)
@@ -730,9 +767,9 @@ class BackwardIteration:
         return step
 
     @staticmethod
-    def _on_arrays(node: ArithmeticNode, g) -> tuple:
-        """An arithmetic rule run on arrays (see ArithmeticNode), when all share g's dtype:
-        numpy promotes mixed dtypes differently from torch, so those take the Tensor rule."""
+    def _on_arrays(node: FormulaNode, g) -> tuple:
+        """A formula run on arrays (see FormulaNode), when all share g's dtype: numpy
+        promotes mixed dtypes differently from torch, so those take the Tensor path."""
         data = g._data
         dtype = data.dtype
         args = []
@@ -742,9 +779,13 @@ class BackwardIteration:
                 if value.dtype != dtype:
                     return node.backward(g)
             args.append(value)
-        wrap, backend = _Tensor._wrap, g._backend
+        backend = g._backend
+        formulas = _array_formulas.get(backend)
+        if formulas is None:
+            formulas = _array_formulas[backend] = ArrayFormulas(backend)
+        wrap = _Tensor._wrap
         outputs = []
-        for out in node.rule(data, *args):  # a gradient passed through keeps its tensor
+        for out in node.rule(formulas, data, *args):  # a gradient passed through keeps its tensor
             outputs.append(g if out is data else None if out is None else wrap(out, backend))
         return tuple(outputs)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 
+from visgrad.engine import autograd as _autograd
 from visgrad.engine.ops import conversion, indexing, inplace, linalg, pointwise, reductions, shape
 from visgrad.engine.ops import softmax as _softmax
 from visgrad.engine.ops._common import operand
@@ -150,4 +151,34 @@ def _install() -> None:
     T_.where = lambda self, condition, other: where(condition, self, other)
 
 
+class _TensorFormulas:
+    """The functions of FormulaNode rules, on Tensors (so create_graph records them)."""
+
+    exp = staticmethod(exp)
+    mm = staticmethod(mm)
+
+    @staticmethod
+    def sum(x, dim, keepdim):
+        return sum(x, dim, keepdim=keepdim)
+
+    @staticmethod
+    def expand(x, shape):
+        return expand(x, *shape)
+
+    @staticmethod
+    def unsqueeze_dims(x, dims):
+        for d in dims:  # ascending, so each lands at its original position
+            x = unsqueeze(x, d)
+        return x
+
+    @staticmethod
+    def masked(mask, x):
+        return where(mask, x, 0.0)
+
+    @staticmethod
+    def t(x):
+        return t(x)
+
+
 _install()
+_autograd.tensor_formulas = _TensorFormulas()

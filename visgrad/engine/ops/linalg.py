@@ -4,6 +4,7 @@ batches either a fold into mm/mv or an expand + bmm, both wrapped in UnsafeViewB
 
 from __future__ import annotations
 
+from visgrad.engine.autograd import FormulaNode
 from visgrad.engine.ops._common import Node, Tensor, broadcast_error, record, same_backend, wrap
 
 # how torch's C++ kernels name dtypes in mm's dtype error
@@ -18,11 +19,10 @@ def _scalar_name(t: Tensor) -> str:
     return _SCALAR_NAME[str(t._data.dtype)]
 
 
-class MmBackward0(Node):
-    def backward(self, g):
-        a, b = self.saved_tensors
-        ga = mm(g, b.t()) if self.next_functions[0][0] is not None else None
-        gb = mm(a.t(), g) if self.next_functions[1][0] is not None else None
+class MmBackward0(FormulaNode):
+    def rule(self, F, g, a, b):
+        ga = F.mm(g, F.t(b)) if self.next_functions[0][0] is not None else None
+        gb = F.mm(F.t(a), g) if self.next_functions[1][0] is not None else None
         return ga, gb
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import operator
 
-from visgrad.engine.autograd import ArithmeticNode
+from visgrad.engine.autograd import FormulaNode
 from visgrad.engine.backend import quiet_enter, quiet_exit
 from visgrad.engine.grad_mode import _state as _grad_state
 from visgrad.engine.ops._common import (
@@ -64,10 +64,10 @@ def _binary(a, b, compute, float_result=False):
 
 # ---- add / sub --------------------------------------------------------------------------------
 
-class AddBackward0(ArithmeticNode):
+class AddBackward0(FormulaNode):
     alpha = 1
 
-    def rule(self, g):
+    def rule(self, F, g):
         gb = None
         if self.next_functions[1][0] is not None:
             gb = g if self.alpha == 1 else g * self.alpha
@@ -82,10 +82,10 @@ def add(a, b, *, alpha=1):
     return record(AddBackward0, out, (tensor_or_none(a), tensor_or_none(b)), alpha=alpha)
 
 
-class SubBackward0(ArithmeticNode):
+class SubBackward0(FormulaNode):
     alpha = 1
 
-    def rule(self, g):
+    def rule(self, F, g):
         gb = None
         if self.next_functions[1][0] is not None:
             gb = -g if self.alpha == 1 else g * -self.alpha
@@ -114,13 +114,13 @@ def sub(a, b, *, alpha=1):
     return record(SubBackward0, out, (tensor_or_none(a), tensor_or_none(b)), alpha=alpha)
 
 
-class RsubBackward1(ArithmeticNode):
-    def rule(self, g):
+class RsubBackward1(FormulaNode):
+    def rule(self, F, g):
         return (-g,)
 
 
-class RsubBackward0(ArithmeticNode):
-    def rule(self, g):
+class RsubBackward0(FormulaNode):
+    def rule(self, F, g):
         return -g, g
 
 
@@ -136,8 +136,8 @@ def rsub(a, b):
 
 # ---- mul / div ------------------------------------------------------------------------------
 
-class MulBackward0(ArithmeticNode):
-    def rule(self, g, a, b):
+class MulBackward0(FormulaNode):
+    def rule(self, F, g, a, b):
         ga = g * b if self.next_functions[0][0] is not None else None
         gb = g * a if self.next_functions[1][0] is not None else None
         return ga, gb
@@ -152,8 +152,8 @@ def mul(a, b):
                   save=(a if b_grad else None, b if a_grad else None))
 
 
-class DivBackward0(ArithmeticNode):
-    def rule(self, g, a, b):
+class DivBackward0(FormulaNode):
+    def rule(self, F, g, a, b):
         ga = g / b if self.next_functions[0][0] is not None else None
         gb = -g * ((a / b) / b) if self.next_functions[1][0] is not None else None
         return ga, gb
@@ -169,8 +169,8 @@ def div(a, b, *, rounding_mode=None):
     return record(DivBackward0, out, (tensor_or_none(a), tensor_or_none(b)), save=(a, b))
 
 
-class ReciprocalBackward0(ArithmeticNode):
-    def rule(self, g, y):
+class ReciprocalBackward0(FormulaNode):
+    def rule(self, F, g, y):
         return (-g * (y * y),)
 
 
@@ -196,15 +196,15 @@ def neg(x):
     return record(NegBackward0, wrap(-x._data, x._backend), (x,))
 
 
-class NegBackward0(ArithmeticNode):
-    def rule(self, g):
+class NegBackward0(FormulaNode):
+    def rule(self, F, g):
         return (-g,)
 
 
 # ---- pow --------------------------------------------------------------------------------------
 
-class PowBackward0(ArithmeticNode):
-    def rule(self, g, x):
+class PowBackward0(FormulaNode):
+    def rule(self, F, g, x):
         e = self.exponent
         if e == 0:
             return (g * 0,)
@@ -273,8 +273,8 @@ def _unary(x, fn):
         return wrap(fn(data_as(x, dt)), x._backend)
 
 
-class ExpBackward0(ArithmeticNode):
-    def rule(self, g, y):
+class ExpBackward0(FormulaNode):
+    def rule(self, F, g, y):
         return (g * y,)
 
 
@@ -283,8 +283,8 @@ def exp(x):
     return record(ExpBackward0, out, (x,), save=(out,))
 
 
-class LogBackward0(ArithmeticNode):
-    def rule(self, g, x):
+class LogBackward0(FormulaNode):
+    def rule(self, F, g, x):
         return (g / x,)
 
 
@@ -295,8 +295,8 @@ def log(x):
     return record(LogBackward0, out, (x,), save=(x,))
 
 
-class SqrtBackward0(ArithmeticNode):
-    def rule(self, g, y):
+class SqrtBackward0(FormulaNode):
+    def rule(self, F, g, y):
         return (g / (2 * y),)
 
 
@@ -327,8 +327,8 @@ def cos(x):
     return record(CosBackward0, _unary(x, x._backend.xp.cos), (x,), save=(x,))
 
 
-class TanhBackward0(ArithmeticNode):
-    def rule(self, g, y):
+class TanhBackward0(FormulaNode):
+    def rule(self, F, g, y):
         return (g * (1 - y * y),)
 
 
@@ -337,8 +337,8 @@ def tanh(x):
     return record(TanhBackward0, out, (x,), save=(out,))
 
 
-class SigmoidBackward0(ArithmeticNode):
-    def rule(self, g, y):
+class SigmoidBackward0(FormulaNode):
+    def rule(self, F, g, y):
         return (g * (1 - y) * y,)
 
 
@@ -353,10 +353,9 @@ def sigmoid(x):
     return record(SigmoidBackward0, out, (x,), save=(out,))
 
 
-class ReluBackward0(Node):
-    def backward(self, g):
-        (y,) = self.saved_tensors
-        return (where(y > 0, g, 0.0),)
+class ReluBackward0(FormulaNode):
+    def rule(self, F, g, y):
+        return (F.masked(y > 0, g),)
 
 
 def relu(x):

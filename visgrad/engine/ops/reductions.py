@@ -5,25 +5,19 @@ from __future__ import annotations
 import builtins
 
 from visgrad.engine import dtypes
+from visgrad.engine.autograd import FormulaNode
 from visgrad.engine.ops._common import Node, Tensor, dims_arg, quiet, record, wrap
 from visgrad.engine.tensor import _wrap_dim
 
 
-def _unsqueeze_dims(g: Tensor, dims: tuple, keepdim: bool) -> Tensor:
-    if not keepdim:
-        for d in dims:  # ascending, so each lands at its original position
-            g = g.unsqueeze(d)
-    return g
+class SumBackward0(FormulaNode):
+    def rule(self, F, g):
+        return (F.expand(g, self.shape),)
 
 
-class SumBackward0(Node):
-    def backward(self, g):
-        return (g.expand(self.shape),)
-
-
-class SumBackward1(Node):
-    def backward(self, g):
-        return (_unsqueeze_dims(g, self.dims, self.keepdim).expand(self.shape),)
+class SumBackward1(FormulaNode):
+    def rule(self, F, g):
+        return (F.expand(g if self.keepdim else F.unsqueeze_dims(g, self.dims), self.shape),)
 
 
 def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001 - torch's name
@@ -48,14 +42,15 @@ def _check_0d(dim) -> tuple:
     return ()
 
 
-class MeanBackward0(Node):
-    def backward(self, g):
-        return (g.expand(self.shape) / self.count,)
+class MeanBackward0(FormulaNode):
+    def rule(self, F, g):
+        return (F.expand(g, self.shape) / self.count,)
 
 
-class MeanBackward1(Node):
-    def backward(self, g):
-        return (_unsqueeze_dims(g, self.dims, self.keepdim).expand(self.shape) / self.count,)
+class MeanBackward1(FormulaNode):
+    def rule(self, F, g):
+        g = g if self.keepdim else F.unsqueeze_dims(g, self.dims)
+        return (F.expand(g, self.shape) / self.count,)
 
 
 def mean(x, dim=None, keepdim=False, dtype=None):

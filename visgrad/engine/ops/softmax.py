@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from visgrad.engine import dtypes
+from visgrad.engine.autograd import FormulaNode
 from visgrad.engine.ops._common import Node, Tensor, float_dtype_for, quiet, record, wrap
 from visgrad.engine.tensor import _wrap_dim
 
@@ -24,10 +25,9 @@ def _prepare(x: Tensor, dim, dtype, name="softmax"):
     return d, k
 
 
-class SoftmaxBackward0(Node):
-    def backward(self, g):
-        (y,) = self.saved_tensors
-        return (y * (g - (g * y).sum(self.dim, keepdim=True)),)
+class SoftmaxBackward0(FormulaNode):
+    def rule(self, F, g, y):
+        return (y * (g - F.sum(g * y, self.dim, True)),)
 
 
 def softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
@@ -42,10 +42,9 @@ def softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
     return record(SoftmaxBackward0, out, (x,), save=(out,), dim=k)
 
 
-class LogSoftmaxBackward0(Node):
-    def backward(self, g):
-        (y,) = self.saved_tensors
-        return (g - y.exp() * g.sum(self.dim, keepdim=True),)
+class LogSoftmaxBackward0(FormulaNode):
+    def rule(self, F, g, y):
+        return (g - F.exp(y) * F.sum(g, self.dim, True),)
 
 
 def log_softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
