@@ -5,6 +5,8 @@ Run: ``python benchmarks/bench_canvas.py`` (``--quick`` for 500 and 2,000 nodes 
 ``--profile show --sizes 10000 --graphs dag``). Everything runs offscreen in a real
 1600×1000 :class:`GraphView`; a frame is ``viewport().grab()`` (a full repaint), a pan
 frame is a scroll plus ``processEvents`` (the incremental repaint the app really does).
+``select`` is the inspector showing one node (as clicking a card does), ``hover`` the check
+made for each port an edge being dragged passes over.
 Times are this process's CPU time unless ``--wall`` is given (see NOTE [timer]); opening is
 the median of ``--repeat`` runs, frames the median of ``--frames``.
 
@@ -15,9 +17,9 @@ or more; one backward step on 500 nodes repainted in under 16 ms.
 Graphs come from two generators, at 500 / 2,000 / 10,000 nodes:
 
 * ``dag``: a random layered DAG of Tensor sources and Add / Mul / Tanh / Sigmoid ops ending
-  in a ``loss`` Sum, made with ``doc.add_node`` / ``doc.connect`` (timed as ``build``; the
-  document API is quadratic, so above ``--api-limit`` nodes the same operations are written
-  as file data instead, and ``build`` is left empty);
+  in a ``loss`` Sum, made with ``doc.add_node`` / ``doc.connect`` (timed as ``build``; above
+  ``--api-limit`` nodes the same operations are written as file data instead, and ``build``
+  is left empty);
 * ``mlp``: a micrograd-style scalar MLP run on the engine and traced with ``visgrad.trace``.
 
 Generated graphs are cached as .vgraph text in the temporary directory (``--no-cache`` to
@@ -60,6 +62,7 @@ from visgrad.qt import theme  # noqa: E402
 from visgrad.qt.canvas import items as canvas_items  # noqa: E402
 from visgrad.qt.canvas.scene import GraphScene  # noqa: E402
 from visgrad.qt.canvas.view import GraphView  # noqa: E402
+from visgrad.qt.panels.inspector import InspectorPanel  # noqa: E402
 from visgrad.qt.undo import DocumentEditor  # noqa: E402
 
 VIEW_SIZE = (1600, 1000)
@@ -243,6 +246,7 @@ class Bench:
         self.profile = profile
         self.frames = frames
         self.scene: GraphScene | None = None
+        self.inspector = InspectorPanel()
         self.paints = PaintCounter()
         view.viewport().installEventFilter(self.paints)
 
@@ -399,6 +403,44 @@ class Bench:
         results["relayout"], _ = self.timed("relayout", relayout)
         return results
 
+    def inspect_and_hover(self) -> dict[str, float]:
+        """Selecting a node (the inspector shows it) and dragging a new edge over ports."""
+        app, scene = QApplication.instance(), self.scene
+        doc = scene.document
+        ops = [node.id for node in doc if node.kind in ("Add", "Mul")]
+        picked = ops[len(ops) // 4::max(1, len(ops) // 24)][:12]
+        self.inspector.set_session(scene.session, scene.editor, scene.node_messages)
+        app.processEvents()
+        samples = []
+
+        def select() -> None:
+            for node_id in picked:
+                start = clock()
+                self.inspector.show_node(node_id)
+                app.processEvents()
+                samples.append(clock() - start)
+
+        self.timed("select", select)
+        results = {"select": statistics.median(samples)}
+        self.inspector.show_node(None)
+        # an output early in the graph dragged over the inputs of later nodes: each port
+        # passed over is checked (cycle, taken port, shapes) before it lights up
+        anchor = scene.node_item(ops[len(ops) // 8]).port("out", True)
+        targets = [port for node_id in picked for port in scene.node_item(node_id).inputs
+                   .values()]
+        samples = []
+
+        def hover() -> None:
+            for target in targets:
+                start = clock()
+                scene.connection_operation(anchor, target)
+                samples.append(clock() - start)
+
+        self.timed("hover", hover)
+        results["hover"] = statistics.median(samples)
+        results["hover_worst"] = max(samples)
+        return results
+
     def backward_steps(self, zoom: str) -> dict[str, float]:
         """Backward steps on the shown graph: the session's own time, the canvas's time
         (event handlers + repaint), and how many cards and edges each step refreshed."""
@@ -522,6 +564,9 @@ ROWS = [
     ("edit", "one SetParam: validate+refresh+paint (ms)", "ms"),
     ("drag", "drag one node, per mouse move (ms)", "ms"),
     ("relayout", "Ctrl+L with the scene shown (s)", "s"),
+    ("select", "select a node: the inspector shows it (ms)", "ms"),
+    ("hover", "dragging an edge: check a port passed (ms)", "ms"),
+    ("hover_worst", "  the slowest such check (ms)", "ms"),
     ("step_fit_session", "backward step, session only (ms)", "ms"),
     ("step_fit_canvas", "backward step, canvas, fit view (ms)", "ms"),
     ("step_fit_repaint", "  of which repaint (ms)", "ms"),
@@ -575,13 +620,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="500 and 2,000 nodes only")
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=3, help="opens per graph (median)")
-    parser.add_argument("--api-limit", type=int, default=2000,
-                        help="largest DAG made through the document API (it is quadratic)")
+    parser.add_argument("--api-limit", type=int, default=20_000,
+                        help="largest DAG made through the document API (larger ones are "
+                             "written as file data)")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--profile", default=None,
                         help="print a cProfile of one stage: load, layout, show, frame_fit, "
                              "zoom_fit, pan_fit, frame_mid, ..., edit, drag, relayout, "
-                             "step_fit, step_detail")
+                             "select, hover, step_fit, step_detail")
     parser.add_argument("--wall", action="store_true",
                         help="wall-clock time instead of this process's CPU time")
     args = parser.parse_args()
@@ -616,6 +662,7 @@ def main() -> None:
             values.update(bench.open(graph, args.repeat))
             values.update(bench.redraws())
             values.update(bench.edits(graph))
+            values.update(bench.inspect_and_hover())
             if size <= 500:
                 values.update(bench.backward_steps("fit"))
                 values.update(bench.backward_steps("detail"))

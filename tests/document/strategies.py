@@ -7,6 +7,7 @@ run the engine stay fast; the bad values are the kinds of mistakes a user or a f
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from typing import Any
 
 import networkx as nx
@@ -21,6 +22,7 @@ from visgrad.document.model import (
     Hook,
     clean_label,
     coerce_setting,
+    label_base,
 )
 from visgrad.document.params import Param
 
@@ -182,3 +184,45 @@ def check_consistent(doc: GraphDocument) -> None:
         assert coerce_setting(name, value) == value, name
     chosen = doc.settings["backward_node"]
     assert chosen is None or chosen in doc.nodes, f"backward_node {chosen} is not a node"
+
+
+def check_indexes(doc: GraphDocument) -> None:
+    """The document's indexes (NOTE [edge indexes] in model.py) equal what a scan of its
+    nodes and edges gives, and every query built on them answers as the scan does."""
+    edges = list(doc.edges)
+    ids = list(doc.nodes)
+    # the stored indexes, recomputed from scratch (no stale entries, nothing missing)
+    into: dict[str, list] = {}
+    out: dict[str, list] = {}
+    for edge in edges:
+        into.setdefault(edge.target, []).append(edge)
+        out.setdefault(edge.source, []).append(edge)
+    assert doc._edges_in == into
+    assert doc._edges_out == out
+    assert doc._input == {(edge.target, edge.target_port): edge for edge in edges}
+    ranks = [doc._rank[(edge.target, edge.target_port)] for edge in edges]
+    assert len(doc._rank) == len(edges)
+    assert all(low < high for low, high in pairwise(ranks)), "ranks out of order"
+    assert doc._labels == {node.label: node.id for node in doc}
+    # the queries
+    for index, edge in enumerate(edges):
+        assert doc.has_edge(edge)
+        assert doc.edge_index(edge) == index
+    for node_id in ids:
+        node = doc.nodes[node_id]
+        assert doc.edges_into(node_id) == [e for e in edges if e.target == node_id]
+        assert doc.edges_from(node_id) == [e for e in edges if e.source == node_id]
+        for port in (*node.input_names(), "nope"):
+            assert doc.input_edge(node_id, port) == next(
+                (e for e in edges if e.target == node_id and e.target_port == port), None)
+        assert doc.find(node.label) is node and doc.index_of(node_id) == ids.index(node_id)
+    graph = doc.graph()
+    for source in ids[:6]:
+        for target in ids[-6:]:
+            assert doc.reaches(source, target) == nx.has_path(graph, source, target)
+    used = {node.label for node in doc}
+    for kind in {node.kind for node in doc} | {"Exp", "Tensor"}:
+        number = 1
+        while f"{label_base(kind)}{number}" in used:
+            number += 1
+        assert doc.unique_label(kind) == f"{label_base(kind)}{number}", kind

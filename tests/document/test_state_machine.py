@@ -586,6 +586,7 @@ class DocumentMachine(RuleBasedStateMachine):
     @invariant()
     def everything_holds(self) -> None:
         S.check_consistent(self.doc)
+        S.check_indexes(self.doc)
         COUNTS["nodes_seen"] += len(self.doc)
         COUNTS["edges_seen"] += len(self.doc.edges)
         self.mirror.check(self.doc)

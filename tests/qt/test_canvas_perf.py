@@ -13,6 +13,7 @@ from itertools import combinations
 import pytest
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QLabel
 
 from visgrad.document import GraphDocument, Session, examples, layout, validation
 from visgrad.document.model import DocumentError
@@ -440,6 +441,62 @@ def test_incremental_validation_equals_validate_after_any_edits(seed):
                 assert node_id in changes
         before = after
     live.detach()
+
+
+def test_the_inspector_shows_the_cached_messages_without_validating_again(window,
+                                                                         monkeypatch):
+    doc = GraphDocument()
+    x = doc.add_node("Tensor", label="x", value="ones(2, 3)")
+    w = doc.add_node("Parameter", label="w", value="ones(4, 2)", hooks=())
+    mm = doc.add_node("MatMul", label="mm")
+    doc.connect(x, mm, "a")
+    doc.connect(w, mm, "b")
+    doc.connect(mm, doc.add_node("Sum", label="loss"), "x")
+    window.load_document(doc, None, "t")
+    window.scene.flush()
+    calls = []
+    real = validation.validate
+    monkeypatch.setattr(validation, "validate", lambda d: calls.append(d) or real(d))
+    for node in (mm, x, mm):
+        window.select_node(node.id)
+        window.inspector.flush()
+        shown = [label.text() for label in window.inspector.findChildren(QLabel)
+                 if label.objectName().startswith("message_")]
+        expected = [f"{'✖' if m.severity == 'error' else '⚠'}  {m.text}"
+                    for m in real(doc).for_node(node.id)]
+        assert shown == expected
+    assert "mat1 and mat2 shapes cannot be multiplied (2x3 and 4x2)" in shown[0]
+    assert calls == []  # what the canvas keeps up to date, not a validation of everything
+    window.scene.editor.push(SetParam(w.id, "value", "ones(3, 2)"))  # and it follows edits
+    window.inspector.flush()
+    assert not [label for label in window.inspector.findChildren(QLabel)
+                if label.objectName() == "message_error"]
+
+
+def test_checking_a_port_while_dragging_copies_nothing(canvas, monkeypatch):
+    doc = layered_graph()
+    scene, _ = canvas(doc)
+    copies = []
+    real = GraphDocument.copy
+    monkeypatch.setattr(GraphDocument, "copy", lambda d: copies.append(d) or real(d))
+    first = scene.node_item("n1").port("out", True)
+    ids = list(doc.nodes)
+    late = scene.node_item(ids[-3])  # an Add or Mul (or Tanh) near the end
+    port = next(iter(late.inputs.values()))
+    operation, reason = scene.connection_operation(first, port)
+    assert reason is None and operation is not None
+    # back from the end into the start: a cycle, found without copying the document
+    loss = scene.node_item(doc.node("loss").id).port("out", True)
+    start = scene.node_item(doc.edges_into(doc.node("total"))[0].source)  # feeds the loss
+    operation, reason = scene.connection_operation(loss, next(iter(start.inputs.values())))
+    assert operation is None and "would make a cycle" in reason
+    # picked up by its input end and dropped back on the same port: a move to itself
+    edge = doc.edges_into(late.node_id)[0]
+    source = scene.node_item(edge.source).port(edge.source_port, True)
+    operation, reason = scene.connection_operation(
+        source, late.port(edge.target_port, False), edge)
+    assert reason is None
+    assert copies == []
 
 
 def test_incremental_validation_of_a_cycle_reports_as_validate(qapp):

@@ -33,6 +33,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -369,31 +370,54 @@ def _endpoint(value: Any, where: str) -> tuple[str, str]:
 def _edges(document: GraphDocument, entries: list[Any]) -> None:
     """Add the file's edges, refusing what :class:`Connect` refuses, with its messages.
 
-    NOTE [linear loading]: ``Connect`` scans every edge to find a taken port and to look for
-    a cycle, which makes 100,000 edges take hours. Here taken ports are a set and cycles are
-    found once at the end; only a refused edge goes through ``Connect``, for its message.
+    NOTE [linear loading]: ``Connect`` looks for a cycle from each edge it adds, which can
+    visit the whole graph each time. Here taken ports are a set and cycles are looked for
+    once at the end, in linear time; only a refused edge goes through ``Connect``, for its
+    message (and only then does networkx find the cycle to name).
     """
+    nodes = document.nodes
     taken: set[tuple[str, str]] = set()
     inputs: dict[str, frozenset[str]] = {}
+    outputs: dict[str, tuple[str, ...]] = {}
     for index, entry in enumerate(entries):
-        edge = _edge(document, index, entry)
-        source, target = document.nodes[edge.source], document.nodes[edge.target]
+        edge = _edge(nodes, index, entry)
         if edge.target not in inputs:
-            inputs[edge.target] = frozenset(target.input_names())
-        if (edge.source_port not in source.output_names()
+            inputs[edge.target] = frozenset(nodes[edge.target].input_names())
+        if edge.source not in outputs:
+            outputs[edge.source] = nodes[edge.source].output_names()
+        if (edge.source_port not in outputs[edge.source]
                 or edge.target_port not in inputs[edge.target]
                 or (edge.target, edge.target_port) in taken):
             _refuse(document, index, edge)
         taken.add((edge.target, edge.target_port))
-        document._edges.append(edge)  # a fresh document: nothing listens to its events yet
-    graph = document.graph()
-    if not nx.is_directed_acyclic_graph(graph):
+        document._insert_edge(edge, announce=False)  # a fresh document: nobody listens
+    if _has_cycle(document):
         # The cycle's edge that comes last in the file closed it: Connect would refuse it.
+        graph = document.graph()
         cycle = {(source, target, port) for source, target, port in nx.find_cycle(graph)}
         index = max(i for i, e in enumerate(document.edges)
                     if (e.source, e.target, e.target_port) in cycle)
-        edge = document._edges.pop(index)
+        edge = document.edges[index]
+        document._delete_edge(edge)
         _refuse(document, index, edge)
+
+
+def _has_cycle(document: GraphDocument) -> bool:
+    """Whether the edges make a cycle (Kahn's algorithm: linear, no networkx graph)."""
+    waiting = dict.fromkeys(document.nodes, 0)
+    children: dict[str, list[str]] = {}
+    for edge in document.edges:
+        waiting[edge.target] += 1
+        children.setdefault(edge.source, []).append(edge.target)
+    ready = [node_id for node_id, count in waiting.items() if not count]
+    done = 0
+    while ready:
+        done += 1
+        for child in children.get(ready.pop(), ()):
+            waiting[child] -= 1
+            if not waiting[child]:
+                ready.append(child)
+    return done != len(waiting)
 
 
 def _refuse(document: GraphDocument, index: int, edge: Edge) -> None:
@@ -404,7 +428,7 @@ def _refuse(document: GraphDocument, index: int, edge: Edge) -> None:
     raise AssertionError(f"edges[{index}]: Connect accepted an edge the loader refused")
 
 
-def _edge(document: GraphDocument, index: int, entry: Any) -> Edge:
+def _edge(nodes: Mapping[str, Node], index: int, entry: Any) -> Edge:
     where = f"edges[{index}]"
     _expect(entry, dict, where, "an object")
     if set(entry) != {"from", "to"}:
@@ -413,7 +437,7 @@ def _edge(document: GraphDocument, index: int, entry: Any) -> Edge:
     source, source_port = _endpoint(entry["from"], f"{where}.from")
     target, target_port = _endpoint(entry["to"], f"{where}.to")
     for node_id, end in ((source, "from"), (target, "to")):
-        if node_id not in document.nodes:
+        if node_id not in nodes:
             raise GraphFileError(f"{where}.{end}: unknown node {node_id!r} (dangling edge)")
     return Edge(source, source_port, target, target_port)
 

@@ -343,24 +343,47 @@ class GraphDocument:
     def reaches(self, source: str, target: str, avoiding: Collection[Edge] = ()) -> bool:
         """Whether a path of edges (none of ``avoiding``) leads from ``source`` to ``target``.
 
-        Visits only what ``source`` reaches, so it costs nothing like the whole graph when
-        ``source`` is near the end of it.
+        Searches forward from ``source`` and backward from ``target`` at once, a level of the
+        smaller side at a time, so it visits about as much of the graph as the smaller of
+        what ``source`` feeds and what feeds ``target``: nothing like the whole graph when
+        either end is near its edge (a new node, a source, the loss).
         """
         if source == target:
             return True
-        outgoing = self._edges_out
-        seen, stack = {source}, [source]
-        while stack:
-            for edge in outgoing.get(stack.pop(), ()):
-                if avoiding and edge in avoiding:
-                    continue
-                child = edge.target
-                if child == target:
+        blocked = {(edge.target, edge.target_port) for edge in avoiding if self.has_edge(edge)}
+        ahead, behind = [source], [target]          # the frontiers of the two searches
+        reached, reaching = {source}, {target}      # what source reaches / what reaches target
+        while ahead and behind:
+            if len(ahead) <= len(behind):
+                ahead = self._search_level(ahead, self._edges_out, "target", reached,
+                                           reaching, blocked)
+                if ahead is None:
                     return True
-                if child not in seen:
-                    seen.add(child)
-                    stack.append(child)
+            else:
+                behind = self._search_level(behind, self._edges_in, "source", reaching,
+                                            reached, blocked)
+                if behind is None:
+                    return True
         return False
+
+    @staticmethod
+    def _search_level(frontier: list[str], edges: dict[str, list[Edge]], end: str,
+                      seen: set[str], other: set[str], blocked: set[tuple[str, str]]
+                      ) -> list[str] | None:
+        """One level of :meth:`reaches`' search: the next frontier, or None when it meets the
+        other side's."""
+        following = []
+        for node_id in frontier:
+            for edge in edges.get(node_id, ()):
+                if blocked and (edge.target, edge.target_port) in blocked:
+                    continue
+                found = getattr(edge, end)
+                if found in other:
+                    return None
+                if found not in seen:
+                    seen.add(found)
+                    following.append(found)
+        return following
 
     def new_id(self) -> str:
         while True:
@@ -453,7 +476,10 @@ class GraphDocument:
         self.events.node_removed.emit(node=node, index=index)
         return node, index
 
-    def _insert_edge(self, edge: Edge, index: int | None = None) -> None:
+    def _insert_edge(self, edge: Edge, index: int | None = None, *,
+                     announce: bool = True) -> None:
+        """Insert ``edge`` at ``index`` (default: last). ``announce=False`` emits no event:
+        only for a document nobody can be listening to yet (one being loaded)."""
         key = (edge.target, edge.target_port)
         assert key not in self._input, edge  # an input port has at most one edge
         edges, rank = self._edges, self._rank
@@ -475,7 +501,8 @@ class GraphDocument:
         self._input[key] = edge
         self._place(self._edges_in.setdefault(edge.target, []), edge)
         self._place(self._edges_out.setdefault(edge.source, []), edge)
-        self.events.edge_added.emit(edge=edge)
+        if announce:
+            self.events.edge_added.emit(edge=edge)
 
     def _delete_edge(self, edge: Edge) -> int:
         if not self.has_edge(edge):

@@ -181,8 +181,8 @@ class Connect(Operation):
     def check(self, doc: GraphDocument, disconnected: Collection[Edge] = ()) -> Edge:
         """The edge ``apply`` would add, or the :class:`DocumentError` it would raise; changes
         nothing. ``disconnected``: edges to take as removed already (as an edit that first
-        disconnects them would find the document). Costs what the cycle search visits:
-        the nodes downstream of the target."""
+        disconnects them would find the document). Costs what the cycle search of
+        :meth:`~visgrad.document.model.GraphDocument.reaches` visits, not the whole graph."""
         source, target = _node(doc, self.source), _node(doc, self.target)
         if self.source_port not in source.output_names():
             raise DocumentError(f"{source.label} ({source.kind}) has no output "

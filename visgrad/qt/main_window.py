@@ -385,7 +385,7 @@ class MainWindow(QMainWindow):
         self.view.setScene(self.scene)
         if old_scene is not None:
             old_scene.deleteLater()
-        self.inspector.set_session(self.session, self.editor)
+        self.inspector.set_session(self.session, self.editor, self.scene.node_messages)
         self.log.set_session(self.session)
         self.log.clear()
         self.plots.clear()

@@ -707,28 +707,31 @@ class GraphScene(QGraphicsScene):
                              detached: Edge | None = None) -> tuple[Operation | None, str | None]:
         """The operation connecting two ports, or the reason it is refused.
 
-        Refused: two ports of the same direction, a cycle, and a connection that would make
-        the target's shapes or dtypes fail (found by validating a copy of the document).
+        Refused: two ports of the same direction, what the operation itself would refuse (a
+        cycle), and a connection that would make the target's shapes or dtypes fail. Called
+        for every port the drag passes over, so nothing here depends on the graph's size:
+        the operations are checked without applying them (a cycle search visits only what
+        the target feeds) and only the target node is validated again.
         """
         if anchor.is_output == target.is_output:
             return None, "connect an output port to an input port"
         out, into = (anchor, target) if anchor.is_output else (target, anchor)
 
-        def build() -> Operation:
-            operations: list[Operation] = []
+        def build() -> list[Disconnect | Connect]:
+            operations: list[Disconnect | Connect] = []
             if detached is not None:
                 operations.append(Disconnect(detached))
             existing = self.document.input_edge(into.node_id, into.name)
             if existing is not None and existing != detached:
                 operations.append(Disconnect(existing))
             operations.append(Connect(out.node_id, into.node_id, into.name, out.name))
-            if len(operations) == 1:
-                return operations[0]
-            return Macro(operations[-1].text, operations)
+            return operations
 
-        trial = self.document.copy()
+        # what applying them in order would refuse, as a Macro on a copy would find it
+        disconnected: list[Edge] = []
         try:
-            build().apply(trial)
+            for operation in build():
+                disconnected.append(operation.check(self.document, disconnected))
         except DocumentError as exc:
             return None, str(exc)
         target_node = self.document.nodes[into.node_id]
@@ -744,7 +747,10 @@ class GraphScene(QGraphicsScene):
             if "is not connected" in message.text or message.text.startswith("backward:"):
                 continue
             return None, f"{target_node.label}: {message.text}"
-        return build(), None
+        operations = build()
+        if len(operations) == 1:
+            return operations[0], None
+        return Macro(operations[-1].text, operations), None
 
     def show_port_hint(self, port: PortItem) -> None:
         if self._drag is not None:

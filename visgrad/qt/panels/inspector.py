@@ -7,6 +7,7 @@ explained under the editor, in words, and nothing changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -182,6 +183,7 @@ class InspectorPanel(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.session: Session | None = None
         self.editor: DocumentEditor | None = None
+        self._messages: Callable[[str], list[tuple[str, str]]] | None = None
         self.node_id: str | None = None
         self.editors: dict[str, QWidget] = {}
         self.fields: dict[str, QLabel] = {}
@@ -194,7 +196,12 @@ class InspectorPanel(QScrollArea):
         self.rebuild()
 
     # binding -------------------------------------------------------------------------------
-    def set_session(self, session: Session, editor: DocumentEditor) -> None:
+    def set_session(self, session: Session, editor: DocumentEditor,
+                    messages: Callable[[str], list[tuple[str, str]]] | None = None) -> None:
+        """Show nodes of ``session``'s document, edited through ``editor``. ``messages(node_id)``
+        gives a node's validation messages as (severity, text), kept up to date by whoever
+        shows the graph (the canvas's :meth:`~visgrad.qt.canvas.scene.GraphScene.node_messages`);
+        without it the inspector validates the whole document each time it shows a node."""
         for signal, handler in self._subscriptions:
             try:
                 signal.disconnect(handler)
@@ -202,6 +209,7 @@ class InspectorPanel(QScrollArea):
                 pass
         self._subscriptions = []
         self.session, self.editor, self.node_id = session, editor, None
+        self._messages = messages
         for signal in (session.document.events.any, session.events.any):
             signal.connect(self._on_changed)
             self._subscriptions.append((signal, self._on_changed))
@@ -321,10 +329,13 @@ class InspectorPanel(QScrollArea):
         self._build_hooks(layout, node)
 
     def _build_messages(self, layout: QVBoxLayout, node: Any) -> None:
-        from visgrad.document import validation  # noqa: PLC0415 - only when showing a node
+        if self._messages is not None:
+            messages = list(self._messages(node.id))
+        else:
+            from visgrad.document import validation  # noqa: PLC0415 - only when needed
 
-        messages = [(m.severity, m.text) for m in
-                    validation.validate(self.session.document).for_node(node.id)]
+            messages = [(m.severity, m.text) for m in
+                        validation.validate(self.session.document).for_node(node.id)]
         error = self.session.error
         if error is not None and error.node_id == node.id:
             messages.insert(0, ("error", error.text))
