@@ -8,7 +8,7 @@ is a forward and a backward pass. MyGrad and micrograd are measured when install
 
 NOTE [pairs]: this machine is shared, so runs are interleaved (visgrad, then each peer, then
 again) and timed in CPU time (``time.process_time``), which other processes barely disturb.
-A row prints each library's fastest run and, for each peer, the median over the rounds of
+A row prints each library's median time and, for each peer, the median over the rounds of
 visgrad's time divided by the peer's time in the same round: a ratio taken from runs made side
 by side. Graph generators live here, not in the product.
 """
@@ -258,10 +258,10 @@ def run(quick: bool) -> list[tuple[str, str]]:
             return f"{t * 1e3:8.2f} ms" if unit == 0 else f"{t / unit * 1e6:8.2f} µs{per}"
 
         first, *peers = fns
-        parts = [f"{first} {fmt(min(times[first]))}"]
+        parts = [f"{first} {fmt(statistics.median(times[first]))}"]
         for peer in peers:
             ratio = statistics.median(a / b for a, b in zip(times[first], times[peer]))
-            parts.append(f"{peer} {fmt(min(times[peer]))} ({ratio:4.2f}x {peer})")
+            parts.append(f"{peer} {fmt(statistics.median(times[peer]))} ({ratio:4.2f}x {peer})")
         rows.append((name, " | ".join(parts)))
         print(f"{name:<34} " + " | ".join(parts), flush=True)
 
