@@ -317,55 +317,60 @@ def gradient_edge(t) -> tuple:
 _NO_EDGE = (None, 0)
 _ACC_FIRST = -(1 << 62)
 _array_formulas: dict = {}  # backend -> ArrayFormulas
+_BIG = 1 << 14  # elements from which a new array costs more than bookkeeping to avoid one
 
 
-def _owns_alone(grad, refs: int) -> bool:
-    """Whether ``grad`` can become a leaf's ``.grad`` without a copy, as torch's AccumulateGrad
-    steals a gradient no one else holds: only the iteration refers to the tensor (``refs``, its
-    reference count, is what the iteration's own references make), only the tensor to its
-    array, and the array owns its memory (not a view, not read-only)."""
+def _owns_alone(grad, refs: int, site: str = "accumulate") -> bool:
+    """Whether the iteration alone holds ``grad``, so that a leaf may keep it instead of a
+    copy, as torch's AccumulateGrad steals a gradient no one else holds: only the iteration
+    refers to the tensor (``refs``, its reference count, is what the iteration's own references
+    at ``site`` make), only the tensor to its array, and the array owns its memory (not a view,
+    not read-only)."""
     if _steal.probe is not None:
-        _steal.probe.append(refs)
+        _steal.probe.append((site, refs))
         return False
     data = grad._data
-    limit = _steal.limit  # None until run() has calibrated it
+    limit = _steal.limits.get(site)  # None until run() has calibrated them
     return limit is not None and refs <= limit and _sys.getrefcount(data) <= 2 and \
         getattr(data, "base", 0) is None and grad._base is None
 
 
 class _steal:  # noqa: N801 - a namespace
-    """How many references the iteration itself holds on a gradient it accumulates.
+    """How many references the iteration itself holds on a gradient it accumulates into a leaf
+    (the ``accumulate`` site).
 
-    That count depends on the interpreter (how its frames and calls keep references), so it is
-    measured, once, on two tiny passes through the same kind of node: one that sends each of
+    That count depends on the interpreter (how its frames and calls keep references), so they
+    is measured, once, on two tiny passes through the same kind of node: one that sends each of
     two leaves a gradient of its own, and one that sends both the same tensor. If the second
-    does not count more, or anything goes wrong, stealing stays off (limit -1)."""
+    does not count more, or anything goes wrong, nothing is taken (no limit)."""
 
-    limit: int | None = None
+    limits: dict | None = None
     probe: list | None = None
 
     @classmethod
     def calibrate(cls) -> None:
-        cls.limit, cls.probe = -1, []
+        cls.limits, cls.probe = {}, []
         try:
-            alone = cls._probe(_Apart)
-            shared = cls._probe(_Twice)
-        except Exception:  # noqa: BLE001 - stealing is an optimisation; without it all works
+            passes = {(node_cls, False): cls._probe(node_cls, False)
+                      for node_cls in (_Apart, _Twice)}
+        except Exception:  # noqa: BLE001 - this is an optimisation; without it all works
             return
         finally:
             cls.probe = None
         # the first leaf of the shared pass sees the tensor still waiting for the second
-        if len(alone) == 2 and len(shared) == 2 and max(alone) < shared[0]:
-            cls.limit = max(alone)
+        alone, shared = passes[_Apart, False], passes[_Twice, False]
+        if [s for s, _ in alone] == [s for s, _ in shared] == ["accumulate"] * 2 and \
+                max(r for _, r in alone) < shared[0][1]:
+            cls.limits["accumulate"] = max(r for _, r in alone)
 
     @classmethod
-    def _probe(cls, node_cls) -> list:
+    def _probe(cls, node_cls, same_leaf: bool) -> list:
         from visgrad.engine.tensor import tensor  # noqa: PLC0415
 
         del cls.probe[:]
         with grad_mode.enable_grad():
             x = tensor(1.0, requires_grad=True)
-            w = tensor(2.0, requires_grad=True)
+            w = x if same_leaf else tensor(2.0, requires_grad=True)
             out = record(node_cls, tensor(3.0), (x, w))
         BackwardIteration([out]).run()
         return cls.probe[:]
@@ -531,6 +536,10 @@ class BackwardIteration:
         # Whether steps keep what a viewer needs (the old .grad of a leaf before an addition).
         # run() turns it off: nobody sees its steps, so it skips those copies.
         self.history = True
+        # Big gradients that _on_arrays just made (while no one keeps steps) and that nothing
+        # but a buffer holds yet: a second gradient for the same input is added into them in
+        # place, as torch's input buffer does, instead of into a new array.
+        self._fresh: set = set()
         self.index = 0
         self._buffers: dict[Node, list] = {}
         self._heap: list = []
@@ -642,7 +651,9 @@ class BackwardIteration:
             if self.create_graph:
                 with grad_mode.enable_grad():
                     buf[nr] = old + grad
-            else:  # same shape and dtype (validated), nothing to record: add the arrays
+            elif old in self._fresh and _sys.getrefcount(old._data) <= 2:
+                old._data += grad._data  # same shape and dtype (validated): add in place
+            else:  # nothing to record: add the arrays
                 buf[nr] = old.__class__._wrap(old._data + grad._data, old._backend)
 
     # ---- iteration -----------------------------------------------------------------------
@@ -663,7 +674,7 @@ class BackwardIteration:
         collector (the pass allocates many short-lived objects that reference counting frees;
         pausing the collector saves it from rescanning the whole live graph)."""
         self.history = False
-        if _steal.limit is None:
+        if _steal.limits is None:
             _steal.calibrate()
         if self._heap:
             collecting = gc.isenabled()
@@ -713,6 +724,9 @@ class BackwardIteration:
     def _step(self) -> BackwardStep:
         _, node = heappop(self._heap)
         grads = self._buffers.pop(node, None) or [None] * node._num_outputs
+        if self._fresh:
+            for g in grads:
+                self._fresh.discard(g)
         step = BackwardStep(self.index, node, ())
         self.index += 1
         if node._watched or self._capture is not None:
@@ -766,8 +780,7 @@ class BackwardIteration:
                     heappush(self._heap, (-nxt._seq, nxt))
         return step
 
-    @staticmethod
-    def _on_arrays(node: FormulaNode, g) -> tuple:
+    def _on_arrays(self, node: FormulaNode, g) -> tuple:
         """A formula run on arrays (see FormulaNode), when all share g's dtype: numpy
         promotes mixed dtypes differently from torch, so those take the Tensor path."""
         data = g._data
@@ -786,7 +799,13 @@ class BackwardIteration:
         wrap = _Tensor._wrap
         outputs = []
         for out in node.rule(formulas, data, *args):  # a gradient passed through keeps its tensor
-            outputs.append(g if out is data else None if out is None else wrap(out, backend))
+            if out is data or out is None:
+                outputs.append(g if out is data else None)
+            else:
+                out = wrap(out, backend)
+                if not self.history and out._data.size >= _BIG and out._data.base is None:
+                    self._fresh.add(out)
+                outputs.append(out)
         return tuple(outputs)
 
     def _run_rule(self, node: Node, grads: list) -> tuple:
