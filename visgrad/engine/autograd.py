@@ -330,7 +330,8 @@ def _owns_alone(grad, refs: int, site: str = "accumulate") -> bool:
         _steal.probe.append((site, refs))
         return False
     data = grad._data
-    limit = _steal.limits.get(site)  # None until run() has calibrated them
+    limits = _steal.limits  # None until run() has calibrated them
+    limit = limits.get(site) if limits else None
     return limit is not None and refs <= limit and _sys.getrefcount(data) <= 2 and \
         getattr(data, "base", 0) is None and grad._base is None
 

@@ -268,9 +268,17 @@ def pow(a, b):  # noqa: A001 - torch's name
 # ---- unary functions ---------------------------------------------------------------------------
 
 def _unary(x, fn):
-    dt = float_dtype_for(x._data.dtype)
-    with quiet(x._backend.xp):
-        return wrap(fn(data_as(x, dt)), x._backend)
+    """``fn`` of x's data in a float dtype (ints and bools become float32), errors silent."""
+    d = x._data
+    if d.dtype.kind != "f":
+        d = d.astype(float_dtype_for(d.dtype))
+    if _grad_state.quiet:
+        return Tensor._wrap(fn(d), x._backend)
+    token = quiet_enter()
+    try:
+        return Tensor._wrap(fn(d), x._backend)
+    finally:
+        quiet_exit(token)
 
 
 class ExpBackward0(FormulaNode):
