@@ -188,14 +188,17 @@ def test_divergence_stops_with_the_iteration():
     with np.errstate(over="ignore", invalid="ignore"):
         expected = first_infinite_loss(x)
     assert result.diverged
-    assert expected is not None and len(result.history.loss) == expected
+    # iteration k is the parameters after k steps, counted from 0 (as the Train panel counts)
+    assert expected is not None and len(result.history.loss) == expected + 1
+    assert result.iterations == expected  # optimizer steps taken
     assert result.message == (f"training diverged at iteration {expected}: the loss is inf; "
                               "try a smaller learning rate")
 
 
 def first_infinite_loss(x):
-    """Where float32 SGD on x² + 3x + 1 with lr = 1.5 first gives a non-finite loss."""
-    for iteration in range(1, 501):
+    """After how many float32 SGD steps on x² + 3x + 1 with lr = 1.5 the loss is first not
+    finite."""
+    for iteration in range(500):
         loss = np.float32(x) ** 2 + 3 * np.float32(x) + 1
         if not math.isfinite(loss):
             return iteration

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 
 import numpy as np
 import pytest
@@ -167,6 +168,30 @@ def test_divergence_stops_with_the_iteration_and_keeps_the_history():
     assert math.isinf(trainer.history.loss[-1]) and len(trainer.history) == expected + 1
     assert trainer.message in session.log_lines
     assert not trainer.step() and trainer.run(10) == 0  # stopped stays stopped
+
+
+@pytest.mark.parametrize("lr", ["1.5", "4"])
+def test_divergence_names_the_same_iteration_in_session_train_trainer_and_cli(lr, capsys):
+    """Iteration k is the parameters after k steps, from 0, wherever training runs."""
+    from visgrad import cli
+
+    result = Session(examples.load("gradient_descent")).train("SGD", lr=float(lr), steps=500)
+    trainer = Trainer(Session(examples.load("gradient_descent")), TrainConfig("SGD", float(lr)))
+    trainer.run(500)
+    assert cli.main(["train", "--example", "gradient_descent", "--optimizer", "sgd",
+                     "--lr", lr, "--steps", "500"]) == 1
+    err = capsys.readouterr().err
+
+    def iteration(text: str) -> int:
+        found = re.findall(r"at iteration (\d+)", text)
+        assert len(found) == 1, text
+        return int(found[0])
+
+    assert result.diverged and trainer.diverged
+    assert iteration(result.message) == iteration(trainer.message) == iteration(err)
+    assert iteration(result.message) == trainer.iteration == result.iterations
+    assert len(result.history.loss) == len(trainer.history) == trainer.iteration + 1
+    assert math.isinf(result.history.loss[-1]) and math.isinf(trainer.history.loss[-1])
 
 
 def test_show_puts_an_earlier_iteration_into_the_session_and_training_goes_on():

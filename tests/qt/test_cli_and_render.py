@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
@@ -41,6 +42,42 @@ def test_render_a_file_to_svg_and_png_with_size_and_steps(qapp, tmp_path, capsys
     image = image_is_non_trivial(png)
     assert (image.width(), image.height()) == (800, 450)
     assert "wrote" in capsys.readouterr().out
+
+
+def content_margins(path) -> tuple[int, int, int, int]:
+    """Left, right, top and bottom distances from the image's edges to what is not canvas."""
+    image = QImage(str(path)).convertToFormat(QImage.Format.Format_ARGB32)
+    width, height = image.width(), image.height()
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(height, image.bytesPerLine())
+    pixels = pixels[:, :width * 4].reshape(height, width, 4).astype(int)
+    canvas = pixels[0, 0]
+    rows, columns = np.nonzero(np.abs(pixels - canvas).max(axis=2) > 8)
+    assert rows.size, f"{path} shows no graph"
+    return (int(columns.min()), width - 1 - int(columns.max()),
+            int(rows.min()), height - 1 - int(rows.max()))
+
+
+@pytest.mark.parametrize(("name", "size", "scaled"), [
+    ("chain_rule", "2400x1400", False),    # much larger than the graph: natural size
+    ("l1_l4_network", "1500x2000", False),
+    ("chain_rule", "700x400", True),       # narrower than the graph: scaled down to fit
+    ("mlp_classifier", "600x300", True),
+])
+def test_render_centres_the_graph_in_the_size_asked(qapp, tmp_path, monkeypatch, name, size,
+                                                    scaled):
+    from visgrad.qt import theme
+
+    light = theme.load("light")
+    monkeypatch.setitem(light.colors, "grid", light.colors["canvas"])  # no dots: only the graph
+    out = tmp_path / f"{name}.png"
+    assert cli.main(["render", "--example", name, "-o", str(out), "--size", size]) == 0
+    left, right, top, bottom = content_margins(out)
+    assert abs(left - right) <= 8 and abs(top - bottom) <= 8, (left, right, top, bottom)
+    if scaled:  # fitted, with a margin on the tight side
+        assert 8 <= min(left, right) and 8 <= min(top, bottom)
+        assert min(left + right, top + bottom) <= 80
+    else:  # at its natural size: not stretched to fill the width or the height
+        assert min(left + right, top + bottom) > 200
 
 
 @pytest.mark.parametrize("argv, code, message", [

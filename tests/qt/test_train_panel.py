@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -125,6 +126,60 @@ def test_divergence_is_shown_and_the_app_keeps_working(window, qtbot):
     assert len(panel.runs) == 2 and len(window.plots._loss_curves) == 2
     window.session.run_backward()  # and the stepper still works
     assert window.session.error is None
+
+
+def sqrt_document(start: str):
+    """loss = sqrt(x): SGD with lr = 1 from x = 2 takes x below 0 (the loss is NaN at
+    iteration 5); from x = -1 the loss is NaN at iteration 0."""
+    from visgrad.document import GraphDocument
+
+    document = GraphDocument()
+    x = document.add_node("Parameter", label="x", value=start)
+    loss = document.add_node("Sqrt", label="loss")
+    document.connect(x, loss, "x")
+    document.set_setting("backward_node", loss.id)
+    document.set_setting("lr", 1.0)
+    document.set_setting("steps", 50)
+    return document
+
+
+@pytest.mark.parametrize(("start", "finite_rows"), [("2.0", 5), ("-1.0", 0)])
+def test_a_nan_loss_draws_the_finite_part_without_numpy_warnings(window, qtbot, start,
+                                                                 finite_rows):
+    plots = window.plots
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        window.load_document(sqrt_document(start), None)
+        window.session.run_forward()  # a forward pass: a NaN point on "Forward passes"
+        window.session.run_forward()
+        panel = window.train_panel
+        panel.start()  # from x = -1 the run stops at once, at iteration 0
+        qtbot.waitUntil(lambda: not panel.running, timeout=20_000)
+        for page in (plots.loss_page, plots.params_page, plots.landscape_page,
+                     plots.fit_page, plots.passes):
+            plots.tabs.setCurrentWidget(page)
+            plots.refresh(finish=True)
+            plots.grab()  # pyqtgraph bounds its items when they are painted
+        for iteration in range(finite_rows + 1):
+            panel.show_iteration(iteration)
+            plots.refresh(finish=True)
+            plots.grab()
+    numpy_warnings = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert numpy_warnings == []
+    trainer = panel.trainer
+    assert trainer.stopped and trainer.diverged and trainer.iteration == finite_rows
+    assert trainer.message.startswith(f"The loss became NaN at iteration {finite_rows}")
+    _, y = curve_data(plots, trainer.history)
+    assert len(y) == finite_rows + 1 and math.isnan(y[-1]) and np.isfinite(y[:-1]).all()
+    path_x, path_y = plots._path_items[trainer.history.number].getData()
+    if finite_rows:  # the iterates, up to the NaN
+        assert len(path_y) == finite_rows + 1 and np.isfinite(path_y[:-1]).all()
+        assert path_x[0] == pytest.approx(2.0) and path_y[0] == pytest.approx(math.sqrt(2))
+    else:  # no finite point: nothing to draw
+        assert path_y is None or len(path_y) == 0
+    passes = plots.passes.values()
+    assert len(passes) >= 2 and (np.isfinite(passes).all() if finite_rows else
+                                 np.isnan(passes).all())  # NaN passes are kept, not drawn
 
 
 def test_scrubbing_changes_what_the_inspector_shows(window, qtbot):

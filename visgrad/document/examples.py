@@ -1,4 +1,5 @@
-"""The example graphs shipped in ``resources/examples``: list them, load them by name.
+"""The example graphs shipped in ``resources/examples`` (installed with the package, see
+:mod:`visgrad.document.resources`): list them, load them by name.
 
 Example::
 
@@ -22,9 +23,10 @@ from pathlib import Path
 from visgrad.document.files import SUFFIX, dumps, load as load_file
 from visgrad.document.layout import compute_layout
 from visgrad.document.model import GraphDocument, Hook
+from visgrad.document.resources import resource_path
 
 DEFAULT = "l1_l4_network"
-FOLDER = Path(__file__).resolve().parents[2] / "resources" / "examples"
+FOLDER = resource_path("examples")
 
 _BUILDERS: dict[str, Callable[[], GraphDocument]] = {}
 

@@ -780,7 +780,10 @@ class Session:
 
         ``optimizer`` names a class of ``vg.optim`` (SGD, Adam, AdamW, RMSprop, Adagrad);
         ``options`` go to it (momentum, betas, weight_decay...). Stops with a message naming
-        the iteration when the loss or the gradient norm is not finite.
+        the iteration when the loss or the gradient norm is not finite. Iteration k is the
+        parameters after k optimizer steps, counted from 0 as the Train panel and
+        ``visgrad train`` count them (see the NOTE in :mod:`visgrad.document.training`);
+        ``TrainResult.iterations`` is the number of optimizer steps taken.
         """
         vg = _vg()
         settings = self.document.settings
@@ -811,7 +814,7 @@ class Session:
             raise SessionError("there is no loss node to minimise")
         history = TrainHistory(params={node.label: [] for node, _ in trainable})
         result = TrainResult(history, 0)
-        for iteration in range(1, steps + 1):
+        for iteration in range(steps):  # iteration k: the parameters after k steps
             opt.zero_grad()
             error = self._silent_forward()
             if error is not None:
@@ -838,13 +841,13 @@ class Session:
             norm = math.sqrt(sum(float(np.sum(to_numpy(leaf.grad).astype(np.float64) ** 2))
                                  for _, leaf in trainable if leaf.grad is not None))
             history.grad_norm.append(norm)
-            result.iterations = iteration
             if not math.isfinite(norm):
                 result.diverged = True
                 result.message = (f"training diverged at iteration {iteration}: the gradient "
                                   "norm is not finite; try a smaller learning rate")
                 break
             opt.step()
+            result.iterations = iteration + 1
             self.events.train_progress.emit(iteration=iteration, loss=loss_value,
                                             grad_norm=norm)
         if not result.message:  # steps=0 runs no iteration, so there may be no loss to show

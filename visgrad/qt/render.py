@@ -39,8 +39,24 @@ def scene_source_rect(scene: GraphScene, margin: float = 36.0) -> QRectF:
     return rect.adjusted(-margin, -margin, margin, margin)
 
 
+def fitted_source_rect(source: QRectF, size: QSize) -> QRectF:
+    """The part of the scene drawn into an image of ``size``: ``source`` at its natural
+    scale, or scaled down to fit when it is larger, with the same centre.
+
+    NOTE [centred renders]: ``QGraphicsScene.render`` with ``KeepAspectRatio`` scales the
+    source to fill the target and puts it in the target's top-left corner. Growing the
+    source around its centre to the target's aspect instead centres the graph, and the
+    canvas and its grid are drawn over the whole image, not only behind the graph.
+    """
+    scale = min(1.0, size.width() / source.width(), size.height() / source.height())
+    fitted = QRectF(0.0, 0.0, size.width() / scale, size.height() / scale)
+    fitted.moveCenter(source.center())
+    return fitted
+
+
 def render_image(scene: GraphScene, size: QSize | None = None, ratio: float = 1.0) -> QImage:
-    """The whole graph drawn into an image (``size`` in logical pixels, else natural)."""
+    """The whole graph drawn into an image (``size`` in logical pixels, else natural): at
+    its natural scale or smaller, so that it fits, centred."""
     source = scene_source_rect(scene)
     if size is None:
         size = QSize(max(64, round(source.width())), max(64, round(source.height())))
@@ -53,8 +69,8 @@ def render_image(scene: GraphScene, size: QSize | None = None, ratio: float = 1.
         painter.setRenderHints(QPainter.RenderHint.Antialiasing
                                | QPainter.RenderHint.TextAntialiasing
                                | QPainter.RenderHint.SmoothPixmapTransform)
-        scene.render(painter, QRectF(0, 0, size.width(), size.height()), source,
-                     Qt.AspectRatioMode.KeepAspectRatio)
+        scene.render(painter, QRectF(0, 0, size.width(), size.height()),
+                     fitted_source_rect(source, size), Qt.AspectRatioMode.KeepAspectRatio)
     finally:
         painter.end()
     return image
@@ -86,8 +102,8 @@ def render_to_file(scene: GraphScene, path: str | Path, size: QSize | None = Non
     try:
         painter.fillRect(QRectF(0, 0, size.width(), size.height()),
                          theme.current().color("canvas"))
-        scene.render(painter, QRectF(0, 0, size.width(), size.height()), source,
-                     Qt.AspectRatioMode.KeepAspectRatio)
+        scene.render(painter, QRectF(0, 0, size.width(), size.height()),
+                     fitted_source_rect(source, size), Qt.AspectRatioMode.KeepAspectRatio)
     finally:
         painter.end()
     if not path.exists():
@@ -95,4 +111,5 @@ def render_to_file(scene: GraphScene, path: str | Path, size: QSize | None = Non
     return path
 
 
-__all__ = ["RenderError", "parse_size", "render_image", "render_to_file"]
+__all__ = ["RenderError", "fitted_source_rect", "parse_size", "render_image",
+           "render_to_file"]

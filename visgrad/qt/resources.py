@@ -1,4 +1,5 @@
-"""Where icons, themes and examples live, and icons loaded with the theme's colours."""
+"""Icons and themes (found by :mod:`visgrad.document.resources`, installed or not), and
+icons loaded with the theme's colours."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+from visgrad.document.resources import resource_folder
+
+RESOURCES = resource_folder()  # the source tree's resources/, or an installed wheel's copy
 ICONS = RESOURCES / "icons"
 THEMES = RESOURCES / "themes"
 

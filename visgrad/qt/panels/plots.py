@@ -95,6 +95,21 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def _points(xs: Any, ys: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Points for an item with symbols: inf as NaN, and no points at all when none is
+    finite.
+
+    NOTE [all-NaN symbols]: pyqtgraph's ScatterPlotItem bounds each axis with ``nanmin`` and
+    ``nanmax``, which warn "All-NaN slice encountered" on every paint when the data hold only
+    NaN (a loss that is NaN from iteration 0, forward passes that all gave NaN). Those points
+    draw nothing anyway, so the item gets none.
+    """
+    xs, ys = _finite(xs), _finite(ys)
+    if not (np.isfinite(xs) & np.isfinite(ys)).any():
+        return np.zeros(0), np.zeros(0)
+    return xs, ys
+
+
 def _short(value: float) -> str:
     """Four significant digits: a caption that fits."""
     value = float(value)
@@ -375,7 +390,7 @@ class LossPlot(QWidget):
             self._curves[series] = curve
         curve.setPen(pg.mkPen(color, width=2))
         curve.setSymbolBrush(color)
-        curve.setData(list(range(1, len(values) + 1)), values)
+        curve.setData(*_points(np.arange(1, len(values) + 1), values), connect="finite")
         longest = max((len(v) for v in self._series.values()), default=0)
         self.plot.setXRange(0.5, max(longest, 5) + 0.5, padding=0)
 
@@ -902,11 +917,10 @@ class PlotsPanel(QWidget):
             item = self._path_item(run)
             key = ("path", run.number)
             if self._drawn.get(key) != len(run):
-                x = _finite(run.values[:, 0])
-                y = _finite(run.loss if dimensions == 1 else run.values[:, 1])
+                x = run.values[:, 0]
+                y = run.loss if dimensions == 1 else run.values[:, 1]
                 step = max(1, len(run) // 60)  # dots for the first iterates, then a line
-                item.setData(x[::step] if step > 1 else x, y[::step] if step > 1 else y,
-                             connect="finite")
+                item.setData(*_points(x[::step], y[::step]), connect="finite")
                 self._drawn[key] = len(run)
         row = self.shown_row()
         assert row is not None
@@ -922,7 +936,7 @@ class PlotsPanel(QWidget):
         finite_point = math.isfinite(x) and math.isfinite(y)
         self.point_item.setData([x] if finite_point else [], [y] if finite_point else [],
                                 symbolBrush=accent, symbolPen=pg.mkPen(colors["panel"], width=2))
-        self.start_item.setData([float(current.values[0, 0])], [start_y],
+        self.start_item.setData(*_points([float(current.values[0, 0])], [start_y]),
                                 symbolBrush=colors["panel"], symbolPen=pg.mkPen(accent, width=2))
         tangent: tuple[list[float], list[float]] = ([], [])
         landscape = self._landscape
