@@ -416,3 +416,24 @@ def test_cli_train_bad_arguments(qapp, tmp_path, monkeypatch, capsys, argv, code
     monkeypatch.chdir(tmp_path)
     assert cli.main(argv) == code
     assert message in capsys.readouterr().err
+
+
+def test_each_parameter_legend_entry_has_its_line_beside_its_name(window, qtbot):
+    panel = open_example(window, "linear_regression", steps=20)
+    window.resize(1480, 900)
+    window.show()
+    window.plots.tabs.setCurrentWidget(window.plots.params_page)
+    train_to_the_end(qtbot, panel)
+    window.plots.refresh(finish=True)
+    QApplication.processEvents()
+    window.plots.params_page.grab()  # lay the page out as it is shown
+    legend = window.plots.params_legend
+    names = [label.text for _, label in legend.items]
+    assert names == ["weight", "bias"]
+    for sample, label in legend.items:
+        line_y = sample.mapToScene(sample.boundingRect().center()).y()
+        text = label.item  # the drawn text; the LabelItem around it fills its whole cell
+        name_y = text.mapToScene(text.boundingRect().center()).y()
+        assert abs(line_y - name_y) < 6, (label.text, line_y, name_y)
+    top = window.plots.values_plot.mapToScene(window.plots.values_plot.boundingRect().topLeft())
+    assert legend.mapToScene(legend.boundingRect().topLeft()).y() <= top.y() + 20

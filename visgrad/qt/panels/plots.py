@@ -506,6 +506,11 @@ class PlotsPanel(QWidget):
         # the legend in a column of its own: with a dozen curves it would hide them
         self.params_legend = pg.LegendItem(verSpacing=-4, labelTextSize="8pt")
         self.params_widget.addItem(self.params_legend, row=0, col=1, rowspan=2)
+        # at its own height, at the top: stretched over both plots, each entry's line and name
+        # drifted apart, the line half a plot below its name
+        self.params_legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.params_widget.ci.layout.setAlignment(
+            self.params_legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.values_cursor, self.norm_cursor = _cursor(), _cursor()
         self.values_plot.addItem(self.values_cursor, ignoreBounds=True)
         self.norm_plot.addItem(self.norm_cursor, ignoreBounds=True)
