@@ -326,4 +326,10 @@ def run(quick: bool) -> list[tuple[str, str]]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
-    run(parser.parse_args().quick)
+    args = parser.parse_args()
+    peers = ", ".join(f"{name} {module.__version__}" for name, module in
+                      (("numpy", np), ("torch", torch), ("mygrad", mygrad)) if module is not None)
+    print(f"Command: python {' '.join(sys.argv)}")
+    print(f"python {sys.version.split()[0]}, {peers}, {os.cpu_count()} cores, one BLAS thread, "
+          f"CPU time, load average {os.getloadavg()[0]:.1f}", flush=True)
+    run(args.quick)
