@@ -194,7 +194,10 @@ def mlp_numpy(x, labels, w1, b1, w2, b2):
 
 
 def mlp_lib(lib, x, labels, params):
+    """zero_grad() as torch's optimizers do it (set_to_none), forward, backward."""
     w1, b1, w2, b2 = params
+    for p in params:
+        p.grad = None
     h = x @ w1 + b1
     logits = h.relu() @ w2 + b2
     logp = logits.log_softmax(1)
