@@ -320,58 +320,53 @@ _array_formulas: dict = {}  # backend -> ArrayFormulas
 _BIG = 1 << 14  # elements from which a new array costs more than bookkeeping to avoid one
 
 
-def _owns_alone(grad, refs: int, site: str = "accumulate") -> bool:
+def _owns_alone(grad, refs: int) -> bool:
     """Whether the iteration alone holds ``grad``, so that a leaf may keep it instead of a
     copy, as torch's AccumulateGrad steals a gradient no one else holds: only the iteration
     refers to the tensor (``refs``, its reference count, is what the iteration's own references
-    at ``site`` make), only the tensor to its array, and the array owns its memory (not a view,
-    not read-only)."""
+    make), only the tensor to its array, and the array owns its memory (not a view, not
+    read-only)."""
     if _steal.probe is not None:
-        _steal.probe.append((site, refs))
+        _steal.probe.append(refs)
         return False
     data = grad._data
-    limits = _steal.limits  # None until run() has calibrated them
-    limit = limits.get(site) if limits else None
+    limit = _steal.limit  # None until run() has calibrated it
     return limit is not None and refs <= limit and _sys.getrefcount(data) <= 2 and \
         getattr(data, "base", 0) is None and grad._base is None
 
 
 class _steal:  # noqa: N801 - a namespace
-    """How many references the iteration itself holds on a gradient it accumulates into a leaf
-    (the ``accumulate`` site).
+    """How many references the iteration itself holds on a gradient it accumulates.
 
-    That count depends on the interpreter (how its frames and calls keep references), so they
-    is measured, once, on two tiny passes through the same kind of node: one that sends each of
+    That count depends on the interpreter (how its frames and calls keep references), so it is
+    measured, once, on two tiny passes through the same kind of node: one that sends each of
     two leaves a gradient of its own, and one that sends both the same tensor. If the second
-    does not count more, or anything goes wrong, nothing is taken (no limit)."""
+    does not count more, or anything goes wrong, nothing is taken (limit -1)."""
 
-    limits: dict | None = None
+    limit: int | None = None
     probe: list | None = None
 
     @classmethod
     def calibrate(cls) -> None:
-        cls.limits, cls.probe = {}, []
+        cls.limit, cls.probe = -1, []
         try:
-            passes = {(node_cls, False): cls._probe(node_cls, False)
-                      for node_cls in (_Apart, _Twice)}
+            alone, shared = cls._probe(_Apart), cls._probe(_Twice)
         except Exception:  # noqa: BLE001 - this is an optimisation; without it all works
             return
         finally:
             cls.probe = None
         # the first leaf of the shared pass sees the tensor still waiting for the second
-        alone, shared = passes[_Apart, False], passes[_Twice, False]
-        if [s for s, _ in alone] == [s for s, _ in shared] == ["accumulate"] * 2 and \
-                max(r for _, r in alone) < shared[0][1]:
-            cls.limits["accumulate"] = max(r for _, r in alone)
+        if len(alone) == 2 and len(shared) == 2 and max(alone) < shared[0]:
+            cls.limit = max(alone)
 
     @classmethod
-    def _probe(cls, node_cls, same_leaf: bool) -> list:
+    def _probe(cls, node_cls) -> list:
         from visgrad.engine.tensor import tensor  # noqa: PLC0415
 
         del cls.probe[:]
         with grad_mode.enable_grad():
             x = tensor(1.0, requires_grad=True)
-            w = x if same_leaf else tensor(2.0, requires_grad=True)
+            w = tensor(2.0, requires_grad=True)
             out = record(node_cls, tensor(3.0), (x, w))
         BackwardIteration([out]).run()
         return cls.probe[:]
@@ -675,7 +670,7 @@ class BackwardIteration:
         collector (the pass allocates many short-lived objects that reference counting frees;
         pausing the collector saves it from rescanning the whole live graph)."""
         self.history = False
-        if _steal.limits is None:
+        if _steal.limit is None:
             _steal.calibrate()
         if self._heap:
             collecting = gc.isenabled()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from visgrad.engine import dtypes
 from visgrad.engine.autograd import FormulaNode
-from visgrad.engine.ops._common import Node, Tensor, float_dtype_for, quiet, record, wrap
+from visgrad.engine.ops._common import Tensor, float_dtype_for, quiet, record, wrap
 from visgrad.engine.tensor import _wrap_dim
 
 
