@@ -55,7 +55,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 import visgrad as vg  # noqa: E402
 from visgrad.document import files, layout  # noqa: E402
 from visgrad.document.model import GraphDocument  # noqa: E402
-from visgrad.document.operations import MoveNodes, SetParam  # noqa: E402
+from visgrad.document.operations import MoveNodes, RemoveNodes, SetParam  # noqa: E402
 from visgrad.document.session import Session  # noqa: E402
 from visgrad.document.trace import trace  # noqa: E402
 from visgrad.qt import theme  # noqa: E402
@@ -401,6 +401,20 @@ class Bench:
             app.processEvents()
 
         results["relayout"], _ = self.timed("relayout", relayout)
+
+        scattered = [node.id for node in list(doc)[::2]]  # a rubber band never picks so many,
+        # but Select All minus a few, or a search result, can: every other node goes
+
+        def remove() -> None:
+            scene.editor.push(RemoveNodes(scattered))
+            app.processEvents()
+
+        def undo() -> None:
+            scene.editor.stack.undo()
+            app.processEvents()
+
+        results["remove_half"], _ = self.timed("remove_half", remove)
+        results["undo_remove"], _ = self.timed("undo_remove", undo)
         return results
 
     def inspect_and_hover(self) -> dict[str, float]:
@@ -564,6 +578,8 @@ ROWS = [
     ("edit", "one SetParam: validate+refresh+paint (ms)", "ms"),
     ("drag", "drag one node, per mouse move (ms)", "ms"),
     ("relayout", "Ctrl+L with the scene shown (s)", "s"),
+    ("remove_half", "delete every other node (s)", "s"),
+    ("undo_remove", "  and undo that (s)", "s"),
     ("select", "select a node: the inspector shows it (ms)", "ms"),
     ("hover", "dragging an edge: check a port passed (ms)", "ms"),
     ("hover_worst", "  the slowest such check (ms)", "ms"),

@@ -237,3 +237,28 @@ def test_reaches_agrees_with_networkx_with_and_without_avoided_edges(seed: int) 
                                 if doc.has_edge(e))
         assert doc.reaches(source, target, avoiding) == nx.has_path(graph, source, target)
         assert doc.reaches(source, target) == nx.has_path(doc.graph(), source, target)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_undoing_a_scattered_removal_restores_order_labels_edges_and_events(seed):
+    rng = random.Random(seed)
+    doc = GraphDocument()
+    ids = [doc.add_node(rng.choice(["Tensor", "Add", "Mul"])).id for _ in range(60)]
+    for _ in range(40):  # some edges, so that edges come back too
+        a, b = rng.sample(range(60), 2)
+        source, target = ids[min(a, b)], ids[max(a, b)]
+        if doc.nodes[target].kind != "Tensor":
+            port = rng.choice(["a", "b"])
+            if doc.input_edge(target, port) is None:
+                doc.connect(source, target, port)
+    before = (list(doc.nodes), [doc.nodes[i].label for i in doc.nodes], list(doc.edges))
+    added = []
+    doc.events.node_added.connect(lambda event: added.append((event.index, event.node.id)))
+    removed = rng.sample(ids, rng.randint(2, 50))
+    operation = RemoveNodes(removed)
+    operation.apply(doc)
+    assert set(doc.nodes) == set(ids) - set(removed)
+    operation.revert(doc)
+    assert (list(doc.nodes), [doc.nodes[i].label for i in doc.nodes], list(doc.edges)) == before
+    assert added == sorted((ids.index(node_id), node_id) for node_id in removed)
+    check_indexes(doc)

@@ -457,6 +457,31 @@ class GraphDocument:
             items = list(self._nodes.items())
             items.insert(index, (node.id, node))
             self._nodes = dict(items)
+        self._register_node(node, index)
+
+    def _insert_nodes(self, placed: list[tuple[int, Node]]) -> None:
+        """Insert nodes at their indexes (ascending, each as it will be once all are in) with
+        one rebuild of the order: undoing the removal of thousands of scattered nodes would
+        otherwise copy the whole order once per node."""
+        if len(placed) < 2 or placed[0][0] >= len(self._nodes):
+            for index, node in placed:  # appends (or a single node): nothing to rebuild
+                self._insert_node(node, index)
+            return
+        for _, node in placed:
+            assert node.id not in self._nodes, node.id
+            assert self._labels.get(node.label, node.id) == node.id, node.label
+        items, merged = iter(self._nodes.items()), []
+        for index, node in placed:
+            while len(merged) < index:
+                merged.append(next(items))
+            merged.append((node.id, node))
+        merged.extend(items)
+        self._nodes = dict(merged)
+        for index, node in placed:
+            self._register_node(node, index)
+
+    def _register_node(self, node: Node, index: int) -> None:
+        """What a node in the order needs besides: its label, the id counter, the event."""
         self._labels[node.label] = node.id
         number = node.id[1:]
         # NOTE [ids from files]: a file may hold any id. Only plain ASCII numbers of sane
@@ -468,9 +493,11 @@ class GraphDocument:
             self._counter = max(self._counter, int(number))
         self.events.node_added.emit(node=node, index=index)
 
-    def _delete_node(self, node_id: str) -> tuple[Node, int]:
+    def _delete_node(self, node_id: str, index: int | None = None) -> tuple[Node, int]:
+        """Remove a node without edges; ``index``, when the caller knows it, saves a search."""
         assert node_id not in self._edges_in and node_id not in self._edges_out, node_id
-        index = self.index_of(node_id)
+        if index is None:
+            index = self.index_of(node_id)
         node = self._nodes.pop(node_id)
         self._free_label(node.label)
         self.events.node_removed.emit(node=node, index=index)

@@ -129,12 +129,11 @@ class RemoveNodes(Operation):
             doc._set_setting("backward_node", None)
         for _, edge in reversed(edges):
             doc._delete_edge(edge)
-        for _, node in reversed(self.removed):
-            doc._delete_node(node.id)
+        for index, node in reversed(self.removed):  # from the end: indexes stay valid
+            doc._delete_node(node.id, index)
 
     def revert(self, doc: GraphDocument) -> None:
-        for index, node in self.removed:
-            doc._insert_node(node, index)
+        doc._insert_nodes(self.removed)
         for index, edge in self.removed_edges:
             doc._insert_edge(edge, index)
         if self.clears_backward_node:

@@ -184,7 +184,9 @@ class GraphScene(QGraphicsScene):
         for edge in list(self.overview.links):
             self._make_edge_item(edge)
 
-    def _make_node_item(self, node_id: str) -> NodeItem | None:
+    def _make_node_item(self, node_id: str, refresh: bool = True) -> NodeItem | None:
+        """The card of ``node_id``, made now; ``refresh=False`` leaves its badges and values
+        to the next flush (it must be stale)."""
         item = self._nodes.get(node_id)
         if item is not None or node_id not in self.document.nodes:
             return item
@@ -195,7 +197,8 @@ class GraphScene(QGraphicsScene):
         self._nodes[node_id] = item
         self.addItem(item)
         item.setSelected(card.selected)
-        item.refresh()
+        if refresh:
+            item.refresh()
         return item
 
     def _make_edge_item(self, edge: Edge) -> EdgeItem | None:
@@ -403,7 +406,9 @@ class GraphScene(QGraphicsScene):
         self.overview.add_card(node)
         self._stale.add(node.id)
         if self._in_materialized_tile(node.id):
-            self._make_node_item(node.id)
+            # refreshed at the flush: undoing the removal of thousands of nodes would
+            # otherwise validate the graph once per node it brings back
+            self._make_node_item(node.id, refresh=False)
 
     @guarded
     def _on_node_removed(self, event: Any) -> None:
@@ -450,7 +455,7 @@ class GraphScene(QGraphicsScene):
     def _on_edge_added(self, event: Any) -> None:
         edge = event.edge
         self._add_link(edge)
-        self._refresh_edge_label(edge)
+        self._stale.add(edge.source)  # its label (the source's shape) comes at the flush
         if self._in_materialized_tile(edge.source) or edge.source in self._nodes \
                 or edge.target in self._nodes:
             self._make_edge_item(edge)
