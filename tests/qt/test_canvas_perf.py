@@ -531,3 +531,37 @@ def test_a_big_layout_keeps_every_edge_going_right_and_no_two_cards_together():
     assert len(set(positions.values())) == len(doc)
     for edge in doc.edges:
         assert positions[edge.source][0] < positions[edge.target][0]
+
+
+def test_a_paste_of_many_nodes_lists_them_once_not_once_per_node(window, qtbot):
+    """The run toolbar's and the Train panel's node lists are rebuilt once after a burst of
+    document events (a paste, its undo), not once per event: each rebuild lists every node."""
+    window.open_example("l1_l4_network")
+    qtbot.wait(1)
+    rebuilds = {"toolbar": 0, "train": 0}
+
+    def counting(combo, key):
+        clear = combo.clear
+
+        def counted():
+            rebuilds[key] += 1
+            clear()
+        return counted
+
+    window.backward_combo.clear = counting(window.backward_combo, "toolbar")
+    window.train_panel.loss_combo.clear = counting(window.train_panel.loss_combo, "train")
+    window.select_all()
+    window.duplicate()
+    window.duplicate()  # 18 nodes more, and their edges: dozens of events
+    qtbot.wait(1)
+    assert len(window.document) == 27
+    assert 1 <= rebuilds["toolbar"] <= 2 and 1 <= rebuilds["train"] <= 2, rebuilds
+    labels = [window.backward_combo.itemText(i) for i in range(window.backward_combo.count())]
+    ops = [node.label for node in window.document if not node.kind_info.is_source]
+    assert labels[1:] == ops
+    assert [window.train_panel.loss_combo.itemText(i)
+            for i in range(1, window.train_panel.loss_combo.count())] == ops
+    window.editor.stack.undo()
+    qtbot.wait(1)
+    assert window.backward_combo.count() == 1 + len(
+        [node for node in window.document if not node.kind_info.is_source])

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -123,6 +123,10 @@ class MainWindow(QMainWindow):
         self.load_document(self.document, None, "untitled")
         self.autosave = Autosave(self, recovery_dir)  # recovery_dir None (tests): off
         self.anomaly = AnomalyMonitor(self)
+        self._run_controls_timer = QTimer(self)
+        self._run_controls_timer.setSingleShot(True)
+        self._run_controls_timer.setInterval(0)
+        self._run_controls_timer.timeout.connect(guarded(self._refresh_run_controls))
         self._apply_element_limit()
         self.resize(1480, 900)
         self._fitted = False
@@ -775,8 +779,13 @@ class MainWindow(QMainWindow):
 
     @guarded
     def _on_document_changed(self, event: Any) -> None:
-        if event.source.type in ("node_added", "node_removed", "settings_changed") or (
-                event.source.type == "node_changed" and event.source.field == "label"):
+        kind = event.source.type
+        if kind in ("node_added", "node_removed", "edge_added", "edge_removed"):
+            # once after a burst (a paste of thousands, its undo): each rebuild lists every
+            # node (edges move the "auto" choice of the node backward() is called on)
+            self._run_controls_timer.start()
+        elif kind == "settings_changed" or (kind == "node_changed"
+                                            and event.source.field == "label"):
             self._refresh_run_controls()
 
     def _loss_value(self) -> float | None:

@@ -106,6 +106,12 @@ class TrainPanel(QScrollArea):
         self._timer = QTimer(self)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._tick)
+        # the loss list is rebuilt once after a burst of added or removed nodes (a paste of
+        # thousands, its undo), not once per node: each rebuild lists every node
+        self._form_timer = QTimer(self)
+        self._form_timer.setSingleShot(True)
+        self._form_timer.setInterval(0)
+        self._form_timer.timeout.connect(guarded(self._refresh_form))
         self._build()
         plots.sigIterationPicked.connect(self.show_iteration)
         self._refresh_form()
@@ -367,7 +373,7 @@ class TrainPanel(QScrollArea):
             self._refresh_form()
             self._update_summary()
             return
-        self._refresh_form()
+        self._form_timer.start()  # the loss list and its "auto" entry, once after a burst
         self._stale = True  # the graph itself changed: the next Start begins a new run
         self.function = None
         if self.running:
