@@ -565,3 +565,31 @@ def test_a_paste_of_many_nodes_lists_them_once_not_once_per_node(window, qtbot):
     qtbot.wait(1)
     assert window.backward_combo.count() == 1 + len(
         [node for node in window.document if not node.kind_info.is_source])
+
+
+def test_the_selection_the_inspector_follows_is_kept_as_cards_change(window, qtbot):
+    """The scene keeps the selected cards as they are (de)selected, so that a select-all of
+    thousands does not list the selection once per card; it must agree with Qt's."""
+    window.open_example("l1_l4_network")
+    scene = window.scene
+
+    def agrees() -> bool:
+        return list(scene._selected_nodes) and sorted(scene._selected_nodes) == sorted(
+            scene.selected_node_ids()) or not scene._selected_nodes and not \
+            scene.selected_node_ids()
+
+    window.select_all()
+    assert agrees() and len(scene._selected_nodes) == len(window.document)
+    assert scene.single_selected_node() is None and window.inspector.node_id is None
+    l3 = window.document.node("l3").id
+    scene.select_nodes([l3])
+    assert agrees() and scene.single_selected_node() == l3 == window.inspector.node_id
+    scene.select_nodes([l3, window.document.node("w1").id])
+    assert agrees() and window.inspector.node_id is None
+    window.delete_selection()
+    assert agrees() and not scene._selected_nodes
+    window.editor.stack.undo()
+    qtbot.wait(1)
+    assert agrees()
+    scene.select_nodes([l3])
+    assert window.inspector.node_id == l3

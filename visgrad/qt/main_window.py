@@ -802,8 +802,7 @@ class MainWindow(QMainWindow):
     def _on_selection_changed(self) -> None:
         if self.scene is None:
             return
-        selected = self.scene.selected_node_ids()
-        self.inspector.show_node(selected[0] if len(selected) == 1 else None)
+        self.inspector.show_node(self.scene.single_selected_node())
 
     @guarded
     def _on_clean_changed(self, clean: bool) -> None:

@@ -600,6 +600,9 @@ class NodeItem(QGraphicsItem):
     def itemChange(self, change: Any, value: Any) -> Any:  # noqa: N802 - Qt override
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             self._scene.node_item_moved(self)
+        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedChange:
+            # before the change: Qt emits the scene's selectionChanged before HasChanged
+            self._scene.node_item_selecting(self, bool(value))
         elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
             self.update()
             self._scene.node_item_selected(self)

@@ -93,6 +93,7 @@ class GraphScene(QGraphicsScene):
         self._connected: Counter[tuple[str, str, bool]] = Counter()
         self._live = validation.IncrementalValidation(self.document)
         self._stale: set[str] = set()   # cards to refresh at the next flush
+        self._selected_nodes: dict[str, None] = {}  # ids of the selected cards, in order
         self._updates = 0               # changed areas sent to the views since the last flush
         self._theme = theme.current()
         self._grid: tuple[QRectF, QPolygonF] | None = None  # the background's dots, kept
@@ -413,6 +414,7 @@ class GraphScene(QGraphicsScene):
     @guarded
     def _on_node_removed(self, event: Any) -> None:
         item = self._nodes.pop(event.node.id, None)
+        self._selected_nodes.pop(event.node.id, None)
         if item is not None:
             self.removeItem(item)
         self.overview.remove_card(event.node.id)
@@ -887,8 +889,22 @@ class GraphScene(QGraphicsScene):
     def node_item_moved(self, item: NodeItem) -> None:
         self._move_card(item.node_id, item.pos().x(), item.pos().y())
 
+    def node_item_selecting(self, item: NodeItem, selected: bool) -> None:
+        if selected:
+            self._selected_nodes[item.node_id] = None
+        else:
+            self._selected_nodes.pop(item.node_id, None)
+
     def node_item_selected(self, item: NodeItem) -> None:
         self.overview.set_selected(item.node_id, item.isSelected())
+
+    def single_selected_node(self) -> str | None:
+        """The selected node when exactly one is, else None; kept as cards are (de)selected,
+        so asking after every change of a select-all costs nothing (selectedItems() would
+        list them all each time)."""
+        if len(self._selected_nodes) != 1:
+            return None
+        return next(iter(self._selected_nodes))
 
     def edge_item_selected(self, item: EdgeItem) -> None:
         self.overview.set_link_selected(item.edge, item.isSelected())
