@@ -415,6 +415,15 @@ class Bench:
 
         results["remove_half"], _ = self.timed("remove_half", remove)
         results["undo_remove"], _ = self.timed("undo_remove", undo)
+
+        def duplicate_all() -> None:  # Select All, Ctrl+D: as many nodes again, selected
+            scene.select_nodes(list(doc.nodes))
+            scene.paste_data(scene.copy_data(list(doc.nodes)))
+            app.processEvents()
+
+        results["duplicate_all"], _ = self.timed("duplicate_all", duplicate_all)
+        results["undo_duplicate"], _ = self.timed("undo_duplicate", undo)
+        scene.clearSelection()
         return results
 
     def inspect_and_hover(self) -> dict[str, float]:
@@ -580,6 +589,8 @@ ROWS = [
     ("relayout", "Ctrl+L with the scene shown (s)", "s"),
     ("remove_half", "delete every other node (s)", "s"),
     ("undo_remove", "  and undo that (s)", "s"),
+    ("duplicate_all", "select all and duplicate (s)", "s"),
+    ("undo_duplicate", "  and undo that (s)", "s"),
     ("select", "select a node: the inspector shows it (ms)", "ms"),
     ("hover", "dragging an edge: check a port passed (ms)", "ms"),
     ("hover_worst", "  the slowest such check (ms)", "ms"),
