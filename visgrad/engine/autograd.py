@@ -108,11 +108,18 @@ class Node:
         """Keep values for backward; tensors remember their version to detect in-place edits
         (-1 marks a value that is not a tensor). NOTE [version counters]"""
         self._saved = values
-        self._saved_versions = tuple(
-            (0 if v._vc is None else v._vc[0]) if isinstance(v, _Tensor) else -1
-            for v in values)
-        self._saved_outputs = tuple((i, v._output_nr) for i, v in enumerate(values)
-                                    if isinstance(v, _Tensor) and v._grad_fn is self)
+        versions, outputs = [], []  # ints only, so the collector soon stops tracking them
+        for v in values:  # a loop, not generators: record() calls this for most ops
+            if isinstance(v, _Tensor):
+                vc = v._vc
+                versions.append(0 if vc is None else vc[0])
+                if v._grad_fn is self:
+                    outputs.append((len(versions) - 1, v._output_nr))
+            else:
+                versions.append(-1)
+        self._saved_versions = tuple(versions)
+        if outputs or self._saved_outputs:  # (a ctx may save twice)
+            self._saved_outputs = tuple(outputs)
 
     @property
     def saved_tensors(self) -> tuple:
@@ -388,7 +395,7 @@ def record(node_cls, out, inputs, save=(), **attrs):
     ``inputs`` lists the op's differentiable inputs in torch's order, each a Tensor or None;
     non-tensors (Python scalars) are ``None`` edges, as they are in torch's ``next_functions``.
     This runs once per op, so it is written for speed: the node is made without its
-    ``__init__`` (op nodes define none) and saved values are checked inline.
+    ``__init__`` (op nodes define none).
     """
     state = grad_mode._state
     if not state.grad:
@@ -419,16 +426,7 @@ def record(node_cls, out, inputs, save=(), **attrs):
     out._grad_fn = node
     out._requires_grad = True
     if save:
-        node._saved = save
-        versions = []  # as Node.save: ints only, so the collector soon stops tracking them
-        for v in save:
-            if isinstance(v, _Tensor):
-                versions.append(0 if v._vc is None else v._vc[0])
-                if v is out:
-                    node._saved_outputs = ((len(versions) - 1, 0),)
-            else:
-                versions.append(-1)
-        node._saved_versions = tuple(versions)
+        node.save(*save)
     if attrs:
         node.__dict__.update(attrs)
     if state.anomaly:
@@ -770,10 +768,7 @@ class BackwardIteration:
             left = deps[nxt] - 1
             deps[nxt] = left
             if left == 0:
-                if nxt.__class__ is AccumulateGrad:
-                    heappush(self._heap, (_ACC_FIRST + next(self._tiebreak), nxt))
-                else:
-                    heappush(self._heap, (-nxt._seq, nxt))
+                self._push(nxt)
         return step
 
     def _on_arrays(self, node: FormulaNode, g) -> tuple:

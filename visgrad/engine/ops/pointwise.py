@@ -33,18 +33,14 @@ def _binary(a, b, compute, float_result=False):
             bd = b
             fast = b.__class__ is float and ad.dtype.kind == "f"
         if fast:
-            if _grad_state.quiet:
-                try:
-                    return Tensor._wrap(compute(ad, bd), a._backend), a, b
-                except ValueError:
-                    raise broadcast_error(ad.shape, bd.shape) from None
-            token = quiet_enter()
+            token = None if _grad_state.quiet else quiet_enter()
             try:
                 return Tensor._wrap(compute(ad, bd), a._backend), a, b
             except ValueError:
                 raise broadcast_error(ad.shape, bd.shape) from None
             finally:
-                quiet_exit(token)
+                if token is not None:
+                    quiet_exit(token)
     a, b = operand(a), operand(b)
     dt = promote(a, b)
     if float_result:
@@ -272,13 +268,12 @@ def _unary(x, fn):
     d = x._data
     if d.dtype.kind != "f":
         d = d.astype(float_dtype_for(d.dtype))
-    if _grad_state.quiet:
-        return Tensor._wrap(fn(d), x._backend)
-    token = quiet_enter()
+    token = None if _grad_state.quiet else quiet_enter()
     try:
         return Tensor._wrap(fn(d), x._backend)
     finally:
-        quiet_exit(token)
+        if token is not None:
+            quiet_exit(token)
 
 
 class ExpBackward0(FormulaNode):
