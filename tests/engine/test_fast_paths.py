@@ -6,7 +6,9 @@ first need. Each test here runs the shortcut against the long way round (steppin
 or against torch, including the cases where a shortcut must not be taken.
 """
 
+import gc
 import sys
+import weakref
 
 import numpy as np
 import pytest
@@ -158,6 +160,101 @@ def test_a_gradient_a_hook_kept_is_not_taken():
     x.grad.mul_(10)
     np.testing.assert_array_equal(kept[0].numpy(), [2.0, 2.0])
     np.testing.assert_array_equal(x.grad.numpy(), [60.0, 60.0])
+
+
+class _Fresh(vg.autograd.Function):
+    """Sends back a gradient array it remembers (weakly), to see whether the leaf keeps it."""
+
+    made: list = []
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        out = g * 2.0
+        _Fresh.made.append(weakref.ref(out.numpy()))
+        return out
+
+
+@pytest.mark.parametrize("size", [3, 100_000])
+def test_a_leaf_keeps_the_gradient_no_one_else_holds(size):
+    _Fresh.made.clear()
+    x = vg.ones(size, requires_grad=True)
+    _Fresh.apply(x).sum().backward()
+    assert x.grad.numpy() is _Fresh.made[0]()  # taken, not copied
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(size, 2.0, np.float32))
+
+
+@pytest.mark.parametrize("size", [3, 100_000])
+def test_a_square_written_as_a_product_gives_torchs_bits(size):
+    rng = np.random.default_rng(11)
+    data = rng.standard_normal(size).astype(np.float32)
+
+    def program(lib, stepped=False):
+        x = lib.from_numpy(data.copy()).requires_grad_()
+        h = x * 1.5 - 0.25
+        y = (h * h) * 3.0  # one tensor on both sides (tanh would differ from torch's anyway)
+        z = x * x
+        loss = (y + z).sum()
+        if stepped:
+            list(BackwardIteration([loss]))
+        else:
+            loss.backward()
+        return x.grad.numpy()
+
+    expected = program(torch)
+    np.testing.assert_array_equal(program(vg), expected)
+    np.testing.assert_array_equal(program(vg, stepped=True), expected)
+
+
+def test_the_two_gradients_of_a_square_reach_hooks_as_two_tensors():
+    x = vg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    seen = []
+    y.grad_fn.register_hook(lambda inputs, outputs: seen.append(inputs))
+    y.sum().backward()
+    assert seen[0][0] is not seen[0][1]
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+
+
+# ---- a leaf and its accumulator (NOTE [leaf accumulators]) ---------------------------------------
+
+def test_a_leaf_and_its_grad_go_when_the_last_reference_does(monkeypatch):
+    gc.collect()
+    gc.disable()  # reference counting alone must free them, as in torch
+    try:
+        x = vg.tensor(np.ones((4, 4), np.float32), requires_grad=True)
+        (x * 2.0 + x).sum().backward()
+        leaf, grad = weakref.ref(x), weakref.ref(x.grad.numpy())
+        del x
+        assert leaf() is None and grad() is None
+    finally:
+        gc.enable()
+
+
+def test_a_live_graph_shares_one_accumulator_and_keeps_the_leaf():
+    x = vg.tensor([1.0, 2.0], requires_grad=True)
+    y, z = x * 2.0, x + 1.0
+    acc = y.grad_fn.next_functions[0][0]
+    assert z.grad_fn.next_functions[0][0] is acc
+    leaf = weakref.ref(x)
+    del x
+    assert acc.variable is leaf() and leaf() is not None  # the graph keeps it, as in torch
+    (y + z).sum().backward()
+    np.testing.assert_array_equal(acc.variable.grad.numpy(), [3.0, 3.0])
+
+
+def test_a_hook_on_a_leaf_outlives_the_graphs_it_was_registered_between():
+    x = vg.tensor([1.0, 2.0], requires_grad=True)
+    fired = []
+    x.register_hook(lambda g: fired.append(g.numpy().copy()))
+    gc.collect()
+    (x * 3.0).sum().backward()
+    gc.collect()
+    (x * 5.0).sum().backward()
+    assert [f.tolist() for f in fired] == [[3.0, 3.0], [5.0, 5.0]]
 
 
 def test_a_view_of_a_gradient_is_copied_into_grad():

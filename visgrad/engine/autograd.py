@@ -199,6 +199,8 @@ class FormulaNode(Node):
 class ArrayFormulas:
     """What formulas need beyond operators, on one backend's raw arrays."""
 
+    arrays = True  # nothing is recorded: a rule may hand one array to two inputs
+
     def __init__(self, backend):
         self._backend = backend
         self._xp = backend.xp
@@ -239,8 +241,25 @@ class AccumulateGrad(Node):
     def __init__(self, variable):
         super().__init__()
         self.variable = variable
-        self.edge = (self, 0)  # every op that reads the leaf shares this next_functions entry
         self._input_meta = ((tuple(variable._data.shape), variable._data.dtype),)
+
+
+def leaf_accumulator(t) -> AccumulateGrad:
+    """The leaf's AccumulateGrad: the one its live graphs share, or a new one.
+
+    NOTE [leaf accumulators]
+    As in torch, the graph holds the accumulator and the accumulator holds the leaf; the leaf
+    only points back weakly. A strong link both ways would be a reference cycle, so a leaf and
+    its ``.grad`` (often large arrays) would wait for the cyclic collector instead of going when
+    their last user lets go. A leaf given a tensor hook keeps its accumulator, where the hooks
+    live, for as long as it lives itself.
+    """
+    ref = t._acc
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._acc = weakref.ref(acc)
+    return acc
 
     def backward(self, grad):  # pragma: no cover - the iteration accumulates directly
         raise RuntimeError("AccumulateGrad is applied by the backward iteration")
@@ -315,10 +334,7 @@ def gradient_edge(t) -> tuple:
     fn = t._grad_fn
     if fn is not None:
         return (fn, t._output_nr)
-    acc = t._acc
-    if acc is None:
-        acc = t._acc = AccumulateGrad(t)
-    return (acc, 0)
+    return (leaf_accumulator(t), 0)
 
 
 _NO_EDGE = (None, 0)
@@ -336,10 +352,10 @@ def _owns_alone(grad, refs: int) -> bool:
     if _steal.probe is not None:
         _steal.probe.append(refs)
         return False
-    data = grad._data
     limit = _steal.limit  # None until run() has calibrated it
-    return limit is not None and refs <= limit and _sys.getrefcount(data) <= 2 and \
-        getattr(data, "base", 0) is None and grad._base is None
+    # 2: the tensor's slot and getrefcount's own argument (so no local name for the array)
+    return limit is not None and refs <= limit and _sys.getrefcount(grad._data) <= 2 and \
+        getattr(grad._data, "base", 0) is None and grad._base is None
 
 
 class _steal:  # noqa: N801 - a namespace
@@ -407,9 +423,8 @@ def record(node_cls, out, inputs, save=(), **attrs):
             fn = i._grad_fn
             if fn is None:
                 fn = i._acc
-                if fn is None:
-                    fn = i._acc = AccumulateGrad(i)
-                edges.append(fn.edge)
+                fn = fn() if fn is not None else None  # NOTE [leaf accumulators]
+                edges.append((fn if fn is not None else leaf_accumulator(i), 0))
             else:
                 edges.append((fn, i._output_nr))
             d = i._data
@@ -718,9 +733,8 @@ class BackwardIteration:
     def _step(self) -> BackwardStep:
         _, node = heappop(self._heap)
         grads = self._buffers.pop(node, None) or [None] * node._num_outputs
-        if self._fresh:
-            for g in grads:
-                self._fresh.discard(g)
+        if self._fresh:  # (no loop variable: it would hold a reference that stops a steal)
+            self._fresh.difference_update(grads)
         step = BackwardStep(self.index, node, ())
         self.index += 1
         if node._watched or self._capture is not None:

@@ -245,6 +245,7 @@ class Tensor:
         from visgrad.engine.autograd import gradient_edge  # noqa: PLC0415
 
         acc, _ = gradient_edge(self)
+        self.__dict__["_hooked_accumulator"] = acc  # NOTE [leaf accumulators]
         return acc._add_tensor_hook(0, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
