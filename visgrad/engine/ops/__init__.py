@@ -154,6 +154,8 @@ def _install() -> None:
 class _TensorFormulas:
     """The functions of FormulaNode rules, on Tensors (so create_graph records them)."""
 
+    arrays = False  # a rule records what it computes: each gradient its own op, as in torch
+
     exp = staticmethod(exp)
     mm = staticmethod(mm)
 
