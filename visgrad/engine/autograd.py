@@ -57,12 +57,14 @@ class RemovableHandle:
         self.remove()
 
 
+# saved-version tuples most nodes have, shared rather than one new tuple per node
+_COMMON_VERSIONS = {v: v for v in itertools.chain.from_iterable(
+    itertools.product((0, -1), repeat=n) for n in range(1, 4))}
+
+
 class Node:
     """A function of the backward graph (a ``grad_fn``), named as torch names it."""
 
-    _saved: tuple | None = ()
-    _saved_versions: tuple = ()
-    _saved_outputs: tuple = ()  # (index in saved, output_nr) of saved values this node made
     _tensor_hooks: dict | None = None      # output_nr -> {handle_id: fn}
     _retained: dict | None = None          # output_nr -> weakref to a tensor with retain_grad
     _pre_hooks: dict | None = None
@@ -71,16 +73,23 @@ class Node:
     _num_outputs = 1
     _output_meta: tuple = ()
     _formula = False  # see FormulaNode
+    _passes = False  # a two-input rule that hands g on to both inputs (add): no call needed
     _watched = False  # some hook or retain_grad was registered: the iteration takes the long way
 
     _metadata: dict | None = None
 
-    __slots__ = ("_seq", "next_functions", "_input_meta", "__dict__", "__weakref__")
+    # What every node has lives in slots, so that most nodes need no ``__dict__`` (one object
+    # fewer per op for the cyclic collector to count). ``_saved``: the values kept for backward
+    # (None once freed); ``_saved_versions``: their versions; ``_saved_outputs``: (index in
+    # saved, output_nr) of saved values this node made.
+    __slots__ = ("_seq", "next_functions", "_input_meta", "_saved", "_saved_versions",
+                 "_saved_outputs", "__dict__", "__weakref__")
 
     def __init__(self):  # ``record`` builds op nodes without calling this (it is hot)
         self._seq = next(_sequence)
         self.next_functions: tuple = ()
         self._input_meta: tuple = ()
+        self._saved = self._saved_versions = self._saved_outputs = ()
 
     @property
     def metadata(self) -> dict:
@@ -117,9 +126,9 @@ class Node:
                     outputs.append((len(versions) - 1, v._output_nr))
             else:
                 versions.append(-1)
-        self._saved_versions = tuple(versions)
-        if outputs or self._saved_outputs:  # (a ctx may save twice)
-            self._saved_outputs = tuple(outputs)
+        versions = tuple(versions)
+        self._saved_versions = _COMMON_VERSIONS.get(versions, versions)
+        self._saved_outputs = tuple(outputs) if outputs else ()
 
     @property
     def saved_tensors(self) -> tuple:
@@ -428,7 +437,8 @@ def record(node_cls, out, inputs, save=(), **attrs):
             else:
                 edges.append((fn, i._output_nr))
             d = i._data
-            meta.append((d.shape, d.dtype))
+            m = (d.shape, d.dtype)
+            meta.append(_META.get(m) or _interned(m))
         else:
             edges.append(_NO_EDGE)
             meta.append(None)
@@ -442,6 +452,8 @@ def record(node_cls, out, inputs, save=(), **attrs):
     out._requires_grad = True
     if save:
         node.save(*save)
+    else:
+        node._saved = node._saved_versions = node._saved_outputs = ()
     if attrs:
         node.__dict__.update(attrs)
     if state.anomaly:
@@ -450,6 +462,15 @@ def record(node_cls, out, inputs, save=(), **attrs):
 
 
 _new_object = object.__new__
+_META: dict = {}  # (shape, dtype) -> one shared tuple: input metadata repeats a lot
+
+
+def _interned(meta: tuple) -> tuple:
+    if len(_META) < 4096:
+        _META[meta] = meta
+    return meta
+
+
 _Tensor = None  # visgrad.engine.tensor.Tensor, set by that module (it imports this one)
 
 
@@ -751,8 +772,11 @@ class BackwardIteration:
             elif g is None:
                 outputs = (None,) * len(node.next_functions)
             else:
-                outputs = self._on_arrays(node, g) if node._formula and \
-                    not self.create_graph else node.backward(g)
+                if node._passes:  # the rule's result, written out: g, and g if wanted
+                    outputs = (g, g if node.next_functions[1][0] is not None else None)
+                else:
+                    outputs = self._on_arrays(node, g) if node._formula and \
+                        not self.create_graph else node.backward(g)
                 if outputs.__class__ is not tuple:
                     outputs = (outputs,)
                 metas = node._input_meta

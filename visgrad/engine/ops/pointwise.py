@@ -62,6 +62,7 @@ def _binary(a, b, compute, float_result=False):
 
 class AddBackward0(FormulaNode):
     alpha = 1
+    _passes = True  # the iteration writes this rule out inline while alpha is 1
 
     def rule(self, F, g):
         gb = None
@@ -75,7 +76,8 @@ def add(a, b, *, alpha=1):
         out, a, b = _binary(a, b, operator.add)
         return record(AddBackward0, out, (tensor_or_none(a), tensor_or_none(b)))
     out, a, b = _binary(a, b, lambda x, y: x + y * alpha)
-    return record(AddBackward0, out, (tensor_or_none(a), tensor_or_none(b)), alpha=alpha)
+    return record(AddBackward0, out, (tensor_or_none(a), tensor_or_none(b)), alpha=alpha,
+                  _passes=False)
 
 
 class SubBackward0(FormulaNode):
