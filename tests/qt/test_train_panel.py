@@ -437,3 +437,27 @@ def test_each_parameter_legend_entry_has_its_line_beside_its_name(window, qtbot)
         assert abs(line_y - name_y) < 6, (label.text, line_y, name_y)
     top = window.plots.values_plot.mapToScene(window.plots.values_plot.boundingRect().topLeft())
     assert legend.mapToScene(legend.boundingRect().topLeft()).y() <= top.y() + 20
+
+
+@pytest.mark.parametrize("name", ["light", "dark"])
+def test_no_parameter_curve_wears_the_gradient_norm_colour(window, qtbot, name):
+    from PySide6.QtGui import QColor
+
+    from visgrad.qt import theme
+
+    theme.apply(name)
+    try:
+        panel = open_example(window, "linear_regression", steps=5)
+        window.plots.tabs.setCurrentWidget(window.plots.params_page)
+        train_to_the_end(qtbot, panel)
+        window.plots.refresh(finish=True)
+        assert len(window.plots._value_curves) == 2
+        norm = window.plots.norm_curve.opts["pen"].color()
+        for curve in window.plots._value_curves:
+            color = curve.opts["pen"].color()
+            distance = max(abs(color.red() - norm.red()), abs(color.green() - norm.green()),
+                           abs(color.blue() - norm.blue()))
+            assert distance > 60, (name, color.name(), norm.name())
+        assert norm == QColor(theme.current().colors["gradient"])
+    finally:
+        theme.apply("light")

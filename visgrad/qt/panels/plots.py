@@ -69,8 +69,9 @@ RUN_COLORS = ("#2f6fed", "#12805c", "#9c36b5", "#d6336c", "#0a7ea4", "#5c6b7a", 
               "#e8590c")
 DARK_RUN_COLORS = ("#6d9bff", "#3ccf91", "#d17ee6", "#f06595", "#3bc9db", "#adb5bd",
                    "#f0a35e", "#ff8a3d")
-PARAM_COLORS = ("#2f6fed", "#e8590c", "#12805c", "#9c36b5", "#d6336c", "#0a7ea4", "#b35900",
-                "#5c940d", "#862e9c", "#495057", "#c92a2a", "#1864ab")
+# no orange: that is the gradient's colour, which the ‖grad‖ curve below them wears
+PARAM_COLORS = ("#2f6fed", "#12805c", "#9c36b5", "#c92a2a", "#0a7ea4", "#5c940d", "#d6336c",
+                "#364fc7", "#495057", "#087f5b", "#862e9c", "#1864ab")
 MAX_PARAM_CURVES = 12
 CURVE_POINTS = 241
 GRID_POINTS = 41
