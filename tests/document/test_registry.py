@@ -201,3 +201,21 @@ def test_tensor_value_constructors_and_dtypes():
     assert session.inspect("eye").dtype == "float64"
     assert session.inspect("flag").dtype == "bool"
     assert session.inspect("ar").value.tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_elementwise_functions_of_plain_numbers_in_values_are_torchs_of_0d_tensors():
+    doc = GraphDocument()
+    cases = {"e": ("exp(1.0)", torch.exp(torch.tensor(1.0))),
+             "bad": ("log(-1.0)", torch.log(torch.tensor(-1.0))),
+             "root": ("sqrt(2)", torch.sqrt(torch.tensor(2))),
+             "cut": ("relu(-2.5) + tanh(0.5)", torch.relu(torch.tensor(-2.5)) +
+                     torch.tanh(torch.tensor(0.5)))}
+    for label, (value, _) in cases.items():
+        doc.add_node("Tensor", label=label, value=value)
+    session = Session(doc)
+    assert session.run_forward() is None
+    for label, (_, expected) in cases.items():
+        shown = session.inspect(label)
+        assert shown.dtype == str(expected.dtype).removeprefix("torch."), label
+        # (numpy's float32 exp may differ from torch's in the last bit)
+        np.testing.assert_allclose(shown.value, expected.numpy(), rtol=1e-6, err_msg=label)

@@ -194,6 +194,25 @@ def test_divergence_names_the_same_iteration_in_session_train_trainer_and_cli(lr
     assert math.isinf(result.history.loss[-1]) and math.isinf(trainer.history.loss[-1])
 
 
+@pytest.mark.parametrize(("start", "value"), [("log(-1.0)", math.nan), ("nan", math.nan),
+                                              ("1e30", 1e30)])
+def test_a_loss_not_finite_before_any_step_blames_the_values_not_the_learning_rate(start, value):
+    def document():
+        doc = examples.load("gradient_descent")
+        doc.apply(SetParam("x", "value", start))
+        return doc
+
+    result = Session(document()).train("SGD", lr=0.1, steps=5)
+    trainer = Trainer(Session(document()), TrainConfig("SGD", 0.1))
+    trainer.run(5)
+    assert result.diverged and trainer.diverged and result.iterations == 0
+    assert "at iteration 0" in result.message and "at iteration 0" in trainer.message
+    for message in (result.message, trainer.message):
+        assert "starting values" in message and "learning rate" not in message
+    x = torch.tensor(value, dtype=torch.float32)
+    np.testing.assert_equal(result.history.loss[0], (x**2 + 3 * x + 1).item())
+
+
 def test_show_puts_an_earlier_iteration_into_the_session_and_training_goes_on():
     def trained(scrub: bool) -> Trainer:
         trainer = Trainer(Session(examples.load("gradient_descent")), TrainConfig("SGD", 0.1))

@@ -95,7 +95,7 @@ def engine_functions(max_elements: int | None = None) -> dict[str, Callable[...,
     for name in TENSOR_FUNCTIONS:
         function = getattr(vg, name, None)
         if function is not None:
-            table[name] = function
+            table[name] = _on_numbers_too(function) if name in ELEMENTWISE_FUNCTIONS else function
     table.setdefault("neg", lambda x: -x)
     table.setdefault("pow", lambda x, exponent: x**exponent)
     table.setdefault("relu", lambda x: x.relu())
@@ -104,6 +104,18 @@ def engine_functions(max_elements: int | None = None) -> dict[str, Callable[...,
     table.update(checked_constructors(
         {name: getattr(vg, name) for name in CONSTRUCTORS if hasattr(vg, name)}, max_elements))
     return table
+
+
+def _on_numbers_too(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``exp(1.0)`` in a value or formula means the function of a 0-d tensor of that number
+    (the engine's functions, like torch's, take tensors only)."""
+    def call(x: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(x, bool | int | float):
+            x = _vg().tensor(x)
+        return function(x, *args, **kwargs)
+
+    call.__name__ = getattr(function, "__name__", "function")
+    return call
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -829,7 +829,7 @@ class Session:
                 history.grad_norm.append(math.nan)
                 result.diverged = True
                 result.message = (f"training diverged at iteration {iteration}: the loss is "
-                                  f"{loss_value}; try a smaller learning rate")
+                                  f"{loss_value}; {_divergence_hint(iteration)}")
                 break
             try:
                 loss.backward()
@@ -844,7 +844,7 @@ class Session:
             if not math.isfinite(norm):
                 result.diverged = True
                 result.message = (f"training diverged at iteration {iteration}: the gradient "
-                                  "norm is not finite; try a smaller learning rate")
+                                  f"norm is not finite; {_divergence_hint(iteration)}")
                 break
             opt.step()
             result.iterations = iteration + 1
@@ -871,6 +871,12 @@ class Session:
         if self.state != before:  # one event for the whole pass, so views show the new state
             self.events.state_changed.emit(old=before, new=self.state)
         return error
+
+
+def _divergence_hint(iteration: int) -> str:
+    if iteration == 0:  # no step was taken: the learning rate is not to blame
+        return "no step was taken yet: check the graph's starting values"
+    return "try a smaller learning rate"
 
 
 def _snapshot(leaf: Any) -> Any:

@@ -564,6 +564,9 @@ class Trainer:
 
 def _diverged_text(what: str, value: float, iteration: int, config: TrainConfig) -> str:
     shown = "NaN" if math.isnan(value) else "inf" if value > 0 else "-inf"
+    if iteration == 0:  # no step was taken: the learning rate is not to blame
+        return (f"The {what} is {shown} at iteration 0, before any step: training stopped. "
+                "Check the graph's starting values.")
     return (f"The {what} became {shown} at iteration {iteration}: training stopped. "
             f"{config.describe()} diverges on this loss; try a smaller learning rate.")
 
