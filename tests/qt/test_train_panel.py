@@ -168,7 +168,8 @@ def test_a_nan_loss_draws_the_finite_part_without_numpy_warnings(window, qtbot, 
     assert numpy_warnings == []
     trainer = panel.trainer
     assert trainer.stopped and trainer.diverged and trainer.iteration == finite_rows
-    assert trainer.message.startswith(f"The loss became NaN at iteration {finite_rows}")
+    verb = "is" if finite_rows == 0 else "became"  # at 0, before any step, nothing changed it
+    assert trainer.message.startswith(f"The loss {verb} NaN at iteration {finite_rows}")
     _, y = curve_data(plots, trainer.history)
     assert len(y) == finite_rows + 1 and math.isnan(y[-1]) and np.isfinite(y[:-1]).all()
     path_x, path_y = plots._path_items[trainer.history.number].getData()
