@@ -462,3 +462,21 @@ def test_no_parameter_curve_wears_the_gradient_norm_colour(window, qtbot, name):
         assert norm == QColor(theme.current().colors["gradient"])
     finally:
         theme.apply("light")
+
+
+@pytest.mark.parametrize(("start", "noted"), [("2.0", False), ("-1.0", True)])
+def test_plots_with_nothing_finite_say_so_instead_of_showing_bare_axes(window, qtbot, start,
+                                                                      noted):
+    plots = window.plots
+    window.load_document(sqrt_document(start), None)
+    panel = window.train_panel
+    panel.start()
+    qtbot.waitUntil(lambda: not panel.running, timeout=20_000)
+    for page in (plots.loss_page, plots.params_page):
+        plots.tabs.setCurrentWidget(page)
+        plots.refresh(finish=True)
+    assert bool(plots.loss_note.text) is noted
+    assert bool(plots.norm_note.text) is noted
+    assert not plots.values_note.text  # x = -1 is a finite value: it is drawn
+    if noted:
+        assert "NaN or infinite at every iteration" in plots.loss_note.text

@@ -49,6 +49,7 @@ from PySide6.QtSvg import QSvgGenerator, QSvgRenderer
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
+    QGraphicsSimpleTextItem,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -172,6 +173,38 @@ def _new_plot(widget: pg.PlotWidget | None = None, x: str = "iteration",
     if y:
         plot.setLabel("left", y)
     return plot
+
+
+class _Note:
+    """A line of muted text in the middle of a plot, saying why there is nothing to draw
+    (a run whose loss is NaN from its first iteration leaves bare axes otherwise)."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self._box = plot.getViewBox()
+        self._item = QGraphicsSimpleTextItem(self._box)  # in the box's pixels, not data units
+        self._item.setZValue(50)
+        self._item.hide()
+        self._box.sigResized.connect(self._centre)
+
+    @property
+    def text(self) -> str:
+        return self._item.text() if self._item.isVisible() else ""
+
+    def set(self, text: str) -> None:
+        if text:
+            self._item.setText(text)
+            self._item.setBrush(QColor(theme.current().colors["muted"]))
+            self._centre()
+        self._item.setVisible(bool(text))
+
+    def _centre(self, *_: Any) -> None:
+        box, own = self._box.boundingRect(), self._item.boundingRect()
+        self._item.setPos(box.center().x() - own.width() / 2,
+                          box.center().y() - own.height() / 2)
+
+
+def _none_finite(*arrays: np.ndarray) -> bool:
+    return not any(np.isfinite(a).any() for a in arrays if len(a))
 
 
 def _cursor() -> pg.InfiniteLine:
@@ -488,6 +521,7 @@ class PlotsPanel(QWidget):
         self.loss_marker = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=9)
         self.loss_marker.setZValue(30)
         self.loss_plot.addItem(self.loss_marker)
+        self.loss_note = _Note(self.loss_plot)
         self._loss_curves: dict[int, pg.PlotDataItem] = {}
         self.loss_widget.scene().sigMouseClicked.connect(self._on_loss_clicked)
         self.loss_cursor.sigDragged.connect(self._on_cursor_dragged)
@@ -518,6 +552,7 @@ class PlotsPanel(QWidget):
         for line in (self.values_cursor, self.norm_cursor):
             line.sigDragged.connect(self._on_cursor_dragged)
         self.norm_curve = self.norm_plot.plot([], [], connect="finite")
+        self.values_note, self.norm_note = _Note(self.values_plot), _Note(self.norm_plot)
         self._value_curves: list[pg.PlotDataItem] = []
         self._params_run: int | None = None
 
@@ -693,6 +728,8 @@ class PlotsPanel(QWidget):
                 longest = max(len(r) for r in self.runs)
                 self._followers["loss"].follow(longest - 1, np.concatenate(
                     [r.loss for r in self.runs]), self.log_scale, self.horizon)
+                self.loss_note.set("No loss to draw: it is NaN or infinite at every iteration"
+                                   if _none_finite(*(r.loss for r in self.runs)) else "")
         row = self.shown_row()
         if row is None or self.current is None:
             self.loss_cursor.hide()
@@ -761,6 +798,11 @@ class PlotsPanel(QWidget):
                 curve.setData(iterations, _finite(run.values[:, index]), connect="finite")
             self.norm_curve.setData(iterations, _finite(run.grad_norm), connect="finite")
             self._drawn[("params", run.number)] = len(run)
+            self.values_note.set("No value to draw: NaN or infinite at every iteration"
+                                 if _none_finite(run.values[:, :len(self._value_curves)].ravel())
+                                 else "")
+            self.norm_note.set("No gradient norm to draw: NaN or infinite at every iteration"
+                               if _none_finite(run.grad_norm) else "")
             self._followers["values"].follow(len(run) - 1,
                                              run.values[:, :len(self._value_curves)],
                                              horizon=self.horizon)
