@@ -64,3 +64,32 @@ def test_two_hundred_nodes_fast_and_stored_undoably():
     assert len(set(positions.values())) == 200  # no two nodes on top of each other
     operation.revert(doc)
     assert dumps(doc) == before
+
+
+def test_a_hub_feeding_a_long_chain_gets_a_bounded_number_of_dummies():
+    """NOTE [long edges]: one constant used at every step of a 3,000-step chain would need
+    4.5 million dummies; the longest edges go without."""
+    doc = GraphDocument()
+    hub = doc.add_node("Parameter", label="c")
+    previous = doc.add_node("Parameter", label="x")
+    chain = []
+    for step in range(3000):
+        node = doc.add_node("Add", label=f"s{step}")
+        doc.connect(previous, node, "a")
+        doc.connect(hub, node, "b")
+        chain.append(node.id)
+        previous = node
+    successors = {node_id: {} for node_id in doc.nodes}
+    predecessors = {node_id: {} for node_id in doc.nodes}
+    for edge in doc.edges:
+        successors[edge.source][edge.target] = None
+        predecessors[edge.target][edge.source] = None
+    layers = layout._layers(successors, predecessors)
+    ordered, _, _ = layout._with_dummies(successors, layers)
+    dummies = sum(1 for layer in ordered for item in layer if not isinstance(item, str))
+    assert 0 < dummies <= layout.DUMMY_BUDGET
+    positions = layout.compute_layout(doc)
+    assert set(positions) == set(doc.nodes)
+    assert len(set(positions.values())) == len(positions)
+    xs = [positions[node_id][0] for node_id in chain]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)  # the chain runs left to right

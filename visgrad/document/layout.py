@@ -31,6 +31,7 @@ from visgrad.document.operations import MoveNodes
 LAYER_SPACING = 220.0
 ROW_SPACING = 110.0
 SWEEP_BUDGET = 20_000  # edge segments visited by all sweeps together, at most
+DUMMY_BUDGET = 50_000  # dummy nodes at most: NOTE [long edges]
 
 
 def compute_layout(document: GraphDocument, *, layer_spacing: float = LAYER_SPACING,
@@ -97,8 +98,11 @@ def _with_dummies(successors: Mapping[str, Mapping[str, None]],
         ordered[layers[node]].append(node)
     up: dict[object, list[object]] = {}
     down: dict[object, list[object]] = {}
+    longest = _longest_span(successors, layers)
     for source, targets in successors.items():
         for target in targets:
+            if layers[target] - layers[source] - 1 > longest:
+                continue
             chain: list[object] = [source]
             for layer in range(layers[source] + 1, layers[target]):
                 dummy = ("dummy", source, target, layer)
@@ -109,6 +113,24 @@ def _with_dummies(successors: Mapping[str, Mapping[str, None]],
                 down.setdefault(a, []).append(b)
                 up.setdefault(b, []).append(a)
     return ordered, up, down
+
+
+def _longest_span(successors: Mapping[str, Mapping[str, None]], layers: dict[str, int]) -> int:
+    """How many layers an edge may pass through and still get its dummies.
+
+    NOTE [long edges]: a node feeding every other node of a long chain (a constant used at
+    each step) has edges through thousands of layers; their dummies grow with the square of
+    the graph (6,000 nodes: 9 million, two minutes). Past the budget, the longest edges get
+    no dummies and no say in the order of the layers they pass: they are drawn all the same.
+    """
+    spans = sorted(layers[target] - layers[source] - 1
+                   for source, targets in successors.items() for target in targets)
+    total = 0
+    for span in spans:
+        total += span
+        if total > DUMMY_BUDGET:  # edges this long and longer go without
+            return span - 1
+    return spans[-1] if spans else 0
 
 
 def _reduce_crossings(ordered: list[list[object]], up: dict, down: dict,
