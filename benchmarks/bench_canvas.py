@@ -145,8 +145,10 @@ def dag_as_text(count: int, seed: int = 0) -> str:
     ids = {label: f"n{index + 1}" for index, (_, label, _) in enumerate(nodes)}
     data = {
         "format": files.FORMAT, "schema": files.SCHEMA,
-        "nodes": [{"id": ids[label], "kind": kind, "label": label, "params": params}
-                  for kind, label, params in nodes],
+        # at the origin: the open stage lays them out itself (a file without positions
+        # would be laid out while loading)
+        "nodes": [{"id": ids[label], "kind": kind, "label": label, "params": params,
+                   "position": [0, 0]} for kind, label, params in nodes],
         "edges": [{"from": [ids[source], "out"], "to": [ids[target], port]}
                   for source, target, port in edges],
     }

@@ -159,3 +159,22 @@ def test_size_limits(monkeypatch):
 
 def test_graph_file_error_is_a_value_error():
     assert issubclass(GraphFileError, ValueError)
+
+
+def test_nodes_without_a_position_are_laid_out_when_read():
+    from visgrad.document import layout
+
+    data = {"format": "visgrad-graph", "schema": 1,
+            "nodes": [{"id": "x", "kind": "Parameter"}, {"id": "e", "kind": "Exp"},
+                      {"id": "s", "kind": "Sum"}, {"id": "w", "kind": "Parameter",
+                                                   "position": [-400, 300]}],
+            "edges": [{"from": ["x", "out"], "to": ["e", "x"]},
+                      {"from": ["e", "out"], "to": ["s", "x"]}]}
+    doc = files.loads(json.dumps(data))
+    expected = layout.compute_layout(doc)
+    placed = {node.id: node.position for node in doc}
+    assert placed["w"] == (-400.0, 300.0)  # a position the file gives is kept
+    for node_id in ("x", "e", "s"):
+        assert placed[node_id] == expected[node_id]
+    assert len({placed[node_id] for node_id in ("x", "e", "s")}) == 3  # not piled at (0, 0)
+    assert placed["x"][0] < placed["e"][0] < placed["s"][0]  # inputs to the left

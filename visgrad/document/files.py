@@ -9,6 +9,9 @@ Layout (schema 1)::
                 "hooks": [{"kind": "print"}]}],
      "edges": [{"from": ["n1", "out"], "to": ["n3", "b"]}]}
 
+Only ``format``, ``schema`` and each node's ``id`` and ``kind`` are required. Nodes without a
+``position`` (a file written by a script) are placed by the auto-layout when the file is read.
+
 Kinds are registry names; every value is data (tensor values are literal text such as
 ``"[1.0, 2.0]"`` or ``"randn(3, 4)"``, parsed by the safe parser, never evaluated as code).
 
@@ -39,7 +42,7 @@ from typing import Any
 
 import networkx as nx
 
-from visgrad.document import expressions, registry
+from visgrad.document import expressions, layout, registry
 from visgrad.document.model import (
     SETTINGS,
     DocumentError,
@@ -259,9 +262,17 @@ def _build(data: Any) -> GraphDocument:
 
     document = GraphDocument()
     labels = _Labels()
+    unplaced = []
     for index, entry in enumerate(nodes):
-        document._insert_node(_node(document, index, entry, labels))
+        node = _node(document, index, entry, labels)
+        document._insert_node(node)
+        if "position" not in entry:
+            unplaced.append(node.id)
     _edges(document, edges)
+    if unplaced:  # else they would all sit on top of each other at (0, 0)
+        positions = layout.compute_layout(document)
+        for node_id in unplaced:
+            document._set_position(node_id, positions[node_id])
     for name, value in settings.items():
         if name not in SETTINGS:
             raise GraphFileError(f"settings: unknown setting {name!r}")
