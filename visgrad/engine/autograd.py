@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import sys as _sys
+from collections import deque as _deque
 from heapq import heappop, heappush
 import itertools
 import traceback
@@ -574,6 +575,7 @@ class BackwardIteration:
         self._buffers: dict[Node, list] = {}
         self._heap: list = []
         self._tiebreak = itertools.count()
+        self._steps = None  # the generator of steps, made on the first one
         roots = []
         for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
             if not isinstance(t, Tensor):
@@ -699,10 +701,11 @@ class BackwardIteration:
     def run(self) -> None:
         """Drain the iteration: this is what ``backward()`` does.
 
-        The same ``_step`` as ``step()``, with the per-pass switches set once around the loop
-        instead of once per node: grad mode, silent floating-point errors and the cyclic
-        collector (the pass allocates many short-lived objects that reference counting frees;
-        pausing the collector saves it from rescanning the whole live graph)."""
+        The same steps as ``step()`` takes (NOTE [one code path]), with the per-pass switches
+        set once around the loop instead of once per node: grad mode, silent floating-point
+        errors and the cyclic collector (the pass allocates many short-lived objects that
+        reference counting frees; pausing the collector saves it from rescanning the whole
+        live graph)."""
         self.history = False
         if _steal.limit is None:
             _steal.calibrate()
@@ -718,9 +721,9 @@ class BackwardIteration:
             self._finish()
 
     def _drain(self) -> None:
-        heap, step = self._heap, self._step
-        while heap:
-            step()
+        # a deque of length 0 takes each step and lets it go at once: a step held here would
+        # hold its gradients, and a leaf takes only a gradient nothing else holds
+        _deque(self._iteration(), maxlen=0)
 
     def step(self) -> BackwardStep | None:
         """Execute the next ready node; None once the pass is over."""
@@ -728,10 +731,19 @@ class BackwardIteration:
             if not self.done:
                 self._finish()
             return None
-        step = self._switched(self._step)
+        step = self._switched(self._next_step)
         if not self._heap:
             self._finish()
         return step
+
+    def _next_step(self) -> BackwardStep:
+        return next(self._iteration())
+
+    def _iteration(self):
+        """The one generator of steps that both ``step()`` and ``run()`` advance."""
+        if self._steps is None:
+            self._steps = self._steps_of_this_pass()
+        return self._steps
 
     def _switched(self, fn):
         """Run ``fn`` with grad mode as create_graph says and floating-point errors silent."""
@@ -751,63 +763,76 @@ class BackwardIteration:
             state.grad = previous
             state.quiet = was_quiet
 
-    def _step(self) -> BackwardStep:
-        _, node = heappop(self._heap)
-        grads = self._buffers.pop(node, None) or [None] * node._num_outputs
-        if self._fresh:  # (no loop variable: it would hold a reference that stops a steal)
-            self._fresh.difference_update(grads)
-        step = BackwardStep(self.index, node, ())
-        self.index += 1
-        if node._watched or self._capture is not None:
-            outputs = self._execute(node, grads, step)
-        elif node.__class__ is AccumulateGrad:
-            step.grads_in = tuple(grads)
-            self._accumulate(node, grads[0], step)
-            return step
-        else:  # the common case, inlined: no hooks, no captures, one output
-            g = grads[0]
-            step.grads_in = (g,) if node._num_outputs == 1 else tuple(grads)
-            if node._num_outputs != 1:
-                outputs = self._run_rule(node, grads)
-            elif g is None:
-                outputs = (None,) * len(node.next_functions)
-            else:
-                if node._passes:  # the rule's result, written out: g, and g if wanted
-                    outputs = (g, g if node.next_functions[1][0] is not None else None)
-                else:
-                    outputs = self._on_arrays(node, g) if node._formula and \
-                        not self.create_graph else node.backward(g)
-                if outputs.__class__ is not tuple:
-                    outputs = (outputs,)
-                metas = node._input_meta
-                if len(outputs) != len(metas) or self._anomaly:
-                    outputs = self._validate(node, outputs)
-                else:
-                    for g, meta in zip(outputs, metas):
-                        if g is not None and (meta is None or g.__class__ is not _Tensor or
-                                              g._data.shape != meta[0] or
-                                              g._data.dtype != meta[1]):
-                            outputs = self._validate(node, outputs)
-                            break
-            if node._saved and not self.retain_graph:
-                node._saved = None
-        step.outputs = outputs
-        # route the gradients to the next nodes
-        buffers, deps = self._buffers, self._dependencies
-        for (nxt, nr), g in zip(node.next_functions, outputs):
-            if nxt is None:
+    def _steps_of_this_pass(self):
+        """Execute ready nodes one at a time, yielding a BackwardStep for each.
+
+        One generator, so what never changes during a pass is looked up once, not once per
+        node. A node's locals are dropped before its step is yielded: a leaf takes a gradient
+        only when nothing else holds it (see ``_owns_alone``)."""
+        heap, buffers, deps, fresh = self._heap, self._buffers, self._dependencies, self._fresh
+        tiebreak = self._tiebreak
+        arrays = not self.create_graph
+        retain = self.retain_graph
+        while heap:
+            node = heappop(heap)[1]
+            grads = buffers.pop(node, None) or [None] * node._num_outputs
+            if fresh:  # (no loop variable: it would hold a reference that stops a steal)
+                fresh.difference_update(grads)
+            step = BackwardStep(self.index, node, ())
+            self.index += 1
+            if node._watched or self._capture is not None:
+                outputs = self._execute(node, grads, step)
+            elif node.__class__ is AccumulateGrad:
+                step.grads_in = tuple(grads)
+                self._accumulate(node, grads[0], step)
+                grads = None
+                yield step
                 continue
-            buf = buffers.get(nxt)
-            if buf is None:
-                buf = buffers[nxt] = [None] * nxt._num_outputs
-                buf[nr] = g
-            else:
-                self._add_to_buffer(nxt, nr, g)
-            left = deps[nxt] - 1
-            deps[nxt] = left
-            if left == 0:
-                self._push(nxt)
-        return step
+            else:  # the common case, inlined: no hooks, no captures, one output
+                g = grads[0]
+                step.grads_in = (g,) if node._num_outputs == 1 else tuple(grads)
+                if node._num_outputs != 1:
+                    outputs = self._run_rule(node, grads)
+                elif g is None:
+                    outputs = (None,) * len(node.next_functions)
+                else:
+                    if node._passes:  # the rule's result, written out: g, and g if wanted
+                        outputs = (g, g if node.next_functions[1][0] is not None else None)
+                    else:
+                        outputs = self._on_arrays(node, g) if node._formula and arrays \
+                            else node.backward(g)
+                    if outputs.__class__ is not tuple:
+                        outputs = (outputs,)
+                    metas = node._input_meta
+                    if len(outputs) != len(metas) or self._anomaly:
+                        outputs = self._validate(node, outputs)
+                    else:
+                        for g, meta in zip(outputs, metas):
+                            if g is not None and (meta is None or g.__class__ is not _Tensor or
+                                                  g._data.shape != meta[0] or
+                                                  g._data.dtype != meta[1]):
+                                outputs = self._validate(node, outputs)
+                                break
+                if node._saved and not retain:
+                    node._saved = None
+            step.outputs = outputs
+            # route the gradients to the next nodes
+            for (nxt, nr), g in zip(node.next_functions, outputs):
+                if nxt is None:
+                    continue
+                buf = buffers.get(nxt)
+                if buf is None:
+                    buf = buffers[nxt] = [None] * nxt._num_outputs
+                    buf[nr] = g
+                else:
+                    self._add_to_buffer(nxt, nr, g)
+                left = deps[nxt] - 1
+                deps[nxt] = left
+                if left == 0:  # (as _push orders the heap)
+                    heappush(heap, (_ACC_FIRST + next(tiebreak)
+                                    if nxt.__class__ is AccumulateGrad else -nxt._seq, nxt))
+            grads = outputs = g = None
+            yield step
 
     def _on_arrays(self, node: FormulaNode, g) -> tuple:
         """A formula run on arrays (see FormulaNode), when all share g's dtype: numpy
@@ -936,7 +961,7 @@ class BackwardIteration:
     def _validate(self, node: Node, outputs: tuple) -> tuple:
         """The rule's gradients, checked; fixed where torch fixes them (broadcast, dtype).
 
-        ``_step`` inlines the check that all is already right, and only calls this otherwise."""
+        ``_steps_of_this_pass`` inlines the check that all is already right, and only calls this otherwise."""
         from visgrad.engine.tensor import Tensor, sum_to  # noqa: PLC0415
 
         expected = len(node.next_functions)
@@ -1007,6 +1032,7 @@ class BackwardIteration:
 
     def _finish(self) -> None:
         self.done = True
+        self._steps = None  # the generator refers to this iteration: no cycle left behind
         if self._inputs is not None and not self.accumulate and not self._allow_unused:
             for k, g in enumerate(self.captured):
                 if g is None:
