@@ -239,6 +239,8 @@ def test_a_live_graph_shares_one_accumulator_and_keeps_the_leaf():
     y, z = x * 2.0, x + 1.0
     acc = y.grad_fn.next_functions[0][0]
     assert z.grad_fn.next_functions[0][0] is acc
+    with pytest.raises(RuntimeError, match="applied by the backward iteration"):
+        acc.backward(vg.ones(2))  # the iteration accumulates; nothing calls this
     leaf = weakref.ref(x)
     del x
     assert acc.variable is leaf() and leaf() is not None  # the graph keeps it, as in torch

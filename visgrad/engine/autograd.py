@@ -253,6 +253,9 @@ class AccumulateGrad(Node):
         self.variable = variable
         self._input_meta = ((tuple(variable._data.shape), variable._data.dtype),)
 
+    def backward(self, grad):  # pragma: no cover - the iteration accumulates directly
+        raise RuntimeError("AccumulateGrad is applied by the backward iteration")
+
 
 def leaf_accumulator(t) -> AccumulateGrad:
     """The leaf's AccumulateGrad: the one its live graphs share, or a new one.
@@ -270,9 +273,6 @@ def leaf_accumulator(t) -> AccumulateGrad:
         acc = AccumulateGrad(t)
         t._acc = weakref.ref(acc)
     return acc
-
-    def backward(self, grad):  # pragma: no cover - the iteration accumulates directly
-        raise RuntimeError("AccumulateGrad is applied by the backward iteration")
 
 
 class CopyBackwards(Node):
