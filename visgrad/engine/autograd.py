@@ -2,8 +2,8 @@
 
 # NOTE [one code path]
 ``Tensor.backward()`` and ``autograd.grad()`` build a ``BackwardIteration`` and call ``run()``,
-which is ``step()`` in a loop. The GUI's stepper calls ``step()`` itself and shows each
-``BackwardStep``. So the picture is always the engine's own execution, in its own order:
+which drains the iteration's one generator of steps; the GUI's stepper calls ``step()``, which
+takes the next step from that same generator, and shows each ``BackwardStep``. So the picture is always the engine's own execution, in its own order:
 a node runs once every gradient for it has arrived; among ready nodes, AccumulateGrad runs
 first, then the most recently created node (torch's ready queue orders the same way).
 
@@ -770,7 +770,6 @@ class BackwardIteration:
         node. A node's locals are dropped before its step is yielded: a leaf takes a gradient
         only when nothing else holds it (see ``_owns_alone``)."""
         heap, buffers, deps, fresh = self._heap, self._buffers, self._dependencies, self._fresh
-        tiebreak = self._tiebreak
         arrays = not self.create_graph
         retain = self.retain_graph
         while heap:
@@ -828,9 +827,8 @@ class BackwardIteration:
                     self._add_to_buffer(nxt, nr, g)
                 left = deps[nxt] - 1
                 deps[nxt] = left
-                if left == 0:  # (as _push orders the heap)
-                    heappush(heap, (_ACC_FIRST + next(tiebreak)
-                                    if nxt.__class__ is AccumulateGrad else -nxt._seq, nxt))
+                if left == 0:
+                    self._push(nxt)
             grads = outputs = g = None
             yield step
 
@@ -961,7 +959,8 @@ class BackwardIteration:
     def _validate(self, node: Node, outputs: tuple) -> tuple:
         """The rule's gradients, checked; fixed where torch fixes them (broadcast, dtype).
 
-        ``_steps_of_this_pass`` inlines the check that all is already right, and only calls this otherwise."""
+        ``_steps_of_this_pass`` inlines the check that all is already right, and only calls
+        this otherwise."""
         from visgrad.engine.tensor import Tensor, sum_to  # noqa: PLC0415
 
         expected = len(node.next_functions)
