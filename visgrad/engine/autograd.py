@@ -3,9 +3,10 @@
 # NOTE [one code path]
 ``Tensor.backward()`` and ``autograd.grad()`` build a ``BackwardIteration`` and call ``run()``,
 which drains the iteration's one generator of steps; the GUI's stepper calls ``step()``, which
-takes the next step from that same generator, and shows each ``BackwardStep``. So the picture is always the engine's own execution, in its own order:
-a node runs once every gradient for it has arrived; among ready nodes, AccumulateGrad runs
-first, then the most recently created node (torch's ready queue orders the same way).
+takes the next step from that same generator, and shows each ``BackwardStep``. So the picture
+is always the engine's own execution, in its own order: a node runs once every gradient for it
+has arrived; among ready nodes, AccumulateGrad runs first, then the most recently created node
+(torch's ready queue orders the same way).
 
 # NOTE [gradient rules]
 Each op defines a ``Node`` subclass whose ``backward(grad)`` returns one gradient per entry of
