@@ -204,7 +204,10 @@ class _Note:
 
 
 def _none_finite(*arrays: np.ndarray) -> bool:
-    return not any(np.isfinite(a).any() for a in arrays if len(a))
+    """Whether no array holds a finite value (the first value usually settles it: this runs
+    on every frame of a training run)."""
+    return not any(a.size and (math.isfinite(a.flat[0]) or np.isfinite(a).any())
+                   for a in map(np.asarray, arrays))
 
 
 def _cursor() -> pg.InfiniteLine:
@@ -799,7 +802,7 @@ class PlotsPanel(QWidget):
             self.norm_curve.setData(iterations, _finite(run.grad_norm), connect="finite")
             self._drawn[("params", run.number)] = len(run)
             self.values_note.set("No value to draw: NaN or infinite at every iteration"
-                                 if _none_finite(run.values[:, :len(self._value_curves)].ravel())
+                                 if _none_finite(run.values[:, :len(self._value_curves)])
                                  else "")
             self.norm_note.set("No gradient norm to draw: NaN or infinite at every iteration"
                                if _none_finite(run.grad_norm) else "")
