@@ -738,6 +738,7 @@ class BackwardIteration:
         return step
 
     def _next_step(self) -> BackwardStep:
+        self.history = True  # a step someone takes is a step someone looks at
         return next(self._iteration())
 
     def _iteration(self):
@@ -765,7 +766,8 @@ class BackwardIteration:
             state.quiet = was_quiet
 
     def _steps_of_this_pass(self):
-        """Execute ready nodes one at a time, yielding a BackwardStep for each.
+        """Execute ready nodes one at a time, yielding a BackwardStep for each (None for each
+        while ``history`` is off: ``run()`` keeps no record nobody would read).
 
         One generator, so what never changes during a pass is looked up once, not once per
         node. A node's locals are dropped before its step is yielded: a leaf takes a gradient
@@ -778,19 +780,24 @@ class BackwardIteration:
             grads = buffers.pop(node, None) or [None] * node._num_outputs
             if fresh:  # (no loop variable: it would hold a reference that stops a steal)
                 fresh.difference_update(grads)
-            step = BackwardStep(self.index, node, ())
+            # the record of the step, for a viewer: run() has none, so it makes none
+            step = BackwardStep(self.index, node, ()) if self.history else None
             self.index += 1
             if node._watched or self._capture is not None:
+                if step is None:  # hooks and captures note what they did in it
+                    step = BackwardStep(self.index - 1, node, ())
                 outputs = self._execute(node, grads, step)
             elif node.__class__ is AccumulateGrad:
-                step.grads_in = tuple(grads)
+                if step is not None:
+                    step.grads_in = tuple(grads)
                 self._accumulate(node, grads[0], step)
                 grads = None
                 yield step
                 continue
             else:  # the common case, inlined: no hooks, no captures, one output
                 g = grads[0]
-                step.grads_in = (g,) if node._num_outputs == 1 else tuple(grads)
+                if step is not None:
+                    step.grads_in = (g,) if node._num_outputs == 1 else tuple(grads)
                 if node._num_outputs != 1:
                     outputs = self._run_rule(node, grads)
                 elif g is None:
@@ -815,7 +822,8 @@ class BackwardIteration:
                                 break
                 if node._saved and not retain:
                     node._saved = None
-            step.outputs = outputs
+            if step is not None:
+                step.outputs = outputs
             # route the gradients to the next nodes
             for (nxt, nr), g in zip(node.next_functions, outputs):
                 if nxt is None:
@@ -1002,7 +1010,7 @@ class BackwardIteration:
             checked.append(g)
         return tuple(checked)
 
-    def _accumulate(self, node: AccumulateGrad, grad, step: BackwardStep) -> None:
+    def _accumulate(self, node: AccumulateGrad, grad, step: BackwardStep | None) -> None:
         if grad is None or not self.accumulate:
             return
         leaf = node.variable
@@ -1028,7 +1036,8 @@ class BackwardIteration:
             before._data += grad._data.astype(before._data.dtype, copy=False)
             bump_version(before)
             contribution, before = grad.detach(), old
-        step.accumulation = Accumulation(leaf, before, contribution, leaf._grad)
+        if step is not None:
+            step.accumulation = Accumulation(leaf, before, contribution, leaf._grad)
 
     def _finish(self) -> None:
         self.done = True
