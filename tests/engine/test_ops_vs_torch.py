@@ -161,6 +161,11 @@ SHAPES = [
     case("reshape-expanded", lambda m, a: a.expand(2, 3).reshape(6), leaf(3)),
     case("view", lambda m, a: a.view(3, 2), leaf(2, 3)),
     case("view-infer", lambda m, a: a.view(-1, 2, 1), leaf(2, 3)),
+    # not contiguous, yet each a view without a copy (torch's stride rules)
+    case("view-transposed-viewable", lambda m, a: a.t().view(3, 1, 2), leaf(2, 3)),
+    case("view-transposed-outer", lambda m, a: a.transpose(0, 1).view(3, 2, 4), leaf(2, 3, 4)),
+    case("view-sliced-columns", lambda m, a: a[:, :3].view(4, 3), leaf(4, 6)),
+    case("view-sliced-rows", lambda m, a: a[::2].view(2, 2, 3), leaf(4, 6)),
     case("view-as", lambda m, a, b: a.view_as(b), leaf(2, 3), leaf(6, grad=False)),
     case("reshape-as", lambda m, a, b: a.reshape_as(b), leaf(2, 3), leaf(3, 2, grad=False)),
     case("flatten", lambda m, a: a.flatten(), leaf(2, 3, 4)),

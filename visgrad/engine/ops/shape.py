@@ -117,6 +117,10 @@ def reshape(x: Tensor, *shape) -> Tensor:
 
 def view(x: Tensor, *shape) -> Tensor:
     new = _infer_shape(shape, x._data.size)
+    if not _is_contiguous(x._data) and not _viewable(x._data, new):  # reshape would copy
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at "
+                           "least one dimension spans across two contiguous subspaces). Use "
+                           ".reshape(...) instead.")
     out = _view_of(x, x._data.reshape(new))
     return record(ViewBackward0, out, (x,), shape=tuple(x._data.shape))
 
