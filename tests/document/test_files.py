@@ -178,3 +178,17 @@ def test_nodes_without_a_position_are_laid_out_when_read():
         assert placed[node_id] == expected[node_id]
     assert len({placed[node_id] for node_id in ("x", "e", "s")}) == 3  # not piled at (0, 0)
     assert placed["x"][0] < placed["e"][0] < placed["s"][0]  # inputs to the left
+
+
+def test_a_document_built_in_code_and_saved_opens_laid_out():
+    doc = GraphDocument()  # add_node puts every node at (0, 0)
+    x = doc.add_node("Parameter", label="x", value="2.0")
+    y = doc.add_node("Exp", label="y")
+    doc.connect(x, y, "x")
+    assert {node.position for node in doc} == {(0.0, 0.0)}
+    loaded = loads(dumps(doc))
+    positions = {node.id: node.position for node in loaded}
+    assert positions[x.id][0] < positions[y.id][0]
+    single = GraphDocument()
+    single.add_node("Parameter", label="w", value="1.0", position=(40.0, 50.0))
+    assert [node.position for node in loads(dumps(single))] == [(40.0, 50.0)]

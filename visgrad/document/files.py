@@ -10,7 +10,8 @@ Layout (schema 1)::
      "edges": [{"from": ["n1", "out"], "to": ["n3", "b"]}]}
 
 Only ``format``, ``schema`` and each node's ``id`` and ``kind`` are required. Nodes without a
-``position`` (a file written by a script) are placed by the auto-layout when the file is read.
+``position`` (a file written by a script) are placed by the auto-layout when the file is read,
+and so are all nodes when they all share one position (a document built in code and saved).
 
 Kinds are registry names; every value is data (tensor values are literal text such as
 ``"[1.0, 2.0]"`` or ``"randn(3, 4)"``, parsed by the safe parser, never evaluated as code).
@@ -269,7 +270,9 @@ def _build(data: Any) -> GraphDocument:
         if "position" not in entry:
             unplaced.append(node.id)
     _edges(document, edges)
-    if unplaced:  # else they would all sit on top of each other at (0, 0)
+    if len(document.nodes) > 1 and len({node.position for node in document}) == 1:
+        unplaced = list(document.nodes)  # a document built in code and saved: all at (0, 0)
+    if unplaced:  # else they would all sit on top of each other
         positions = layout.compute_layout(document)
         for node_id in unplaced:
             document._set_position(node_id, positions[node_id])
