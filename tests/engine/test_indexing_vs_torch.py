@@ -229,6 +229,84 @@ def test_inplace_matches_torch(fn, inputs, dtype):
     check_program(fn, *make_inputs(inputs, dtype))
 
 
+# NOTE [views after in-place changes]: a view made before its storage changed in place gets
+# AsStridedBackward0 of the base's new history, as in torch (it used to keep its old history
+# and so gave a wrong gradient)
+
+def _view_then_base_inplace(m, a):
+    y = a * 1
+    v = y[0]
+    y.mul_(2)
+    return v * 3
+
+
+def _nested_view_then_base_inplace(m, a):
+    y = a * 1
+    w = y[:, 1:][0]
+    y.add_(1)
+    return w * w
+
+
+def _leaf_view_after_a_no_grad_update(m, a):
+    v = a[1]
+    with m.no_grad():
+        a.mul_(2)
+    return v * v
+
+
+def _view_of_a_transposed_base(m, a):
+    y = (a * 1).t() * 1  # laid out column-major
+    col = y[:, 1]
+    y.add_(1)
+    return col * col
+
+
+def _expanded_view_then_base_inplace(m, a):
+    y = a * 1
+    e = y.expand(2, 3)
+    y.mul_(3)
+    return e * 1
+
+
+def _view_made_after_the_change(m, a):
+    y = a * 1
+    y.mul_(2)
+    return y[0] * 3  # a fresh view: its own SelectBackward0
+
+
+VIEWS_AFTER_INPLACE = [
+    case("view-then-base-inplace", _view_then_base_inplace, leaf(2, 3)),
+    case("nested-view-then-base-inplace", _nested_view_then_base_inplace, leaf(2, 3)),
+    case("leaf-view-after-no-grad-update", _leaf_view_after_a_no_grad_update, leaf(2, 3)),
+    case("view-of-transposed-base", _view_of_a_transposed_base, leaf(3, 2)),
+    case("expanded-view-then-base-inplace", _expanded_view_then_base_inplace, leaf(3)),
+    case("view-made-after-the-change", _view_made_after_the_change, leaf(2, 3)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("fn", "inputs"), VIEWS_AFTER_INPLACE)
+def test_a_view_sees_its_bases_later_in_place_history_like_torch(fn, inputs, dtype):
+    check_program(fn, *make_inputs(inputs, dtype))
+
+
+def test_the_renewed_history_of_a_view_is_torchs():
+    import torch
+
+    import visgrad as vg
+
+    def program(lib):
+        a = lib.ones(2, 3, requires_grad=True)
+        y = a * 1
+        v = y[0]
+        before = type(v.grad_fn).__name__
+        y.mul_(2)
+        return before, v.grad_fn.name(), v.grad_fn.next_functions[0][0].name(), v.is_leaf
+
+    assert program(vg) == program(torch) == ("SelectBackward0", "AsStridedBackward0",
+                                             "MulBackward0", False)
+
+
 def _write_through_view(m, a):
     y = a * 1
     y[0].mul_(2)  # y[0] is a view of y: torch rebases y's history onto CopySlices

@@ -37,7 +37,8 @@ def _builds_no_tensors(param) -> bool:
 
 PROGRAMS = [p for p in (ops.ARITHMETIC + ops.UNARY + ops.BINARY_SELECT + ops.REDUCTIONS +
                         ops.SHAPES + ops.SOFTMAX + indexing.GETITEM + indexing.SETITEM +
-                        indexing.INPLACE) if _builds_no_tensors(p)]
+                        indexing.INPLACE + indexing.VIEWS_AFTER_INPLACE)
+            if _builds_no_tensors(p)]
 
 
 def test_most_programs_run_on_the_device():

@@ -296,6 +296,27 @@ class GraphRoot(Node):
 # (``_saved_outputs``): the error message names this node for those, and the tensor's current
 # grad_fn for the others, as torch does.
 
+# NOTE [views after in-place changes]
+# A view shares its base's storage and version counter. When that storage changes in place
+# after the view was made, the view's history (SelectBackward0 of the base as it was) no longer
+# says how its values came about: torch then gives the view a new grad_fn, AsStridedBackward0
+# of the base's current history, the first time the view is used or looked at. ``_view_at`` is
+# the version a view's history is for; ``refresh_view`` (visgrad.engine.ops.shape) renews it.
+
+def make_view(x, data):
+    """A tensor of ``data``, a view of ``x``'s storage: it shares x's version counter and has
+    x's base (or x) as its base."""
+    out = _Tensor._wrap(data, x._backend)
+    vc = out._vc = shared_counter(x)
+    out._base = x._base if x._base is not None else x
+    out._view_at = vc[0]
+    return out
+
+
+def refresh_view(t) -> None:  # replaced by visgrad.engine.ops.shape.refresh_view
+    """Renew view ``t``'s history if its storage changed in place since it was recorded."""
+
+
 def version_of(t) -> int:
     vc = t._vc
     return 0 if vc is None else vc[0]
@@ -342,6 +363,8 @@ def gradient_edge(t) -> tuple:
     """Where a gradient for tensor ``t`` goes: its grad_fn, its leaf's AccumulateGrad, or nowhere."""
     if t is None or not getattr(t, "_requires_grad", False):
         return (None, 0)
+    if t._base is not None:
+        refresh_view(t)
     fn = t._grad_fn
     if fn is not None:
         return (fn, t._output_nr)
@@ -429,6 +452,8 @@ def record(node_cls, out, inputs, save=(), **attrs):
         return out
     edges, meta, needed = [], [], False
     for i in inputs:
+        if i is not None and i._base is not None and i._vc[0] != i._view_at:
+            refresh_view(i)  # NOTE [views after in-place changes]
         if i is not None and i._requires_grad:
             needed = True
             fn = i._grad_fn

@@ -106,6 +106,26 @@ def _distinct_positions(index) -> bool:
     return increasing
 
 
+def _address(a) -> int:
+    info = getattr(a, "__array_interface__", None) or a.__cuda_array_interface__
+    return info["data"][0]
+
+
+def element_offsets(a, relative_to=None):
+    """Where each element of array ``a`` lies in memory, counted in elements from ``a``'s first
+    element (or from ``relative_to``'s): a host int64 array of ``a``'s shape. Views use it to
+    find themselves inside their base."""
+    itemsize = a.dtype.itemsize
+    start = 0 if relative_to is None else (_address(a) - _address(relative_to)) // itemsize
+    offsets = numpy.asarray(start, dtype=numpy.int64)
+    for axis, (size, stride) in enumerate(zip(a.shape, a.strides)):
+        steps = [1] * a.ndim
+        steps[axis] = size
+        offsets = offsets + numpy.arange(size, dtype=numpy.int64).reshape(steps) * (
+            stride // itemsize)
+    return numpy.broadcast_to(offsets, tuple(a.shape))
+
+
 def _numpy_backend() -> Backend:
     return Backend("numpy", Device("cpu"), numpy, numpy.asarray, numpy.ndarray)
 

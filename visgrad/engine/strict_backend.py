@@ -146,6 +146,11 @@ class StrictArray:
         """A numpy copy of the data: the explicit device-to-host transfer."""
         return self._a.copy()
 
+    @property
+    def __cuda_array_interface__(self):
+        """Where the data lies, as CuPy says it (CuPy arrays have no __array_interface__)."""
+        return self._a.__array_interface__
+
     # shape, dtype, T, ..., the ndarray methods and the operators are forwarded to the wrapped
     # array by the loops after this class.
     __hash__ = None

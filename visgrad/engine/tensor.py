@@ -60,7 +60,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_backend", "_grad", "_grad_fn", "_requires_grad", "_output_nr",
-                 "_vc", "_acc", "_retains_grad", "_base", "__weakref__", "__dict__")
+                 "_vc", "_acc", "_retains_grad", "_base", "_view_at", "__weakref__", "__dict__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to the Tensor's reflected operator
 
     def __init__(self, *args, dtype=None, requires_grad=False, device=None):
@@ -142,14 +142,18 @@ class Tensor:
     # ---- autograd attributes ------------------------------------------------------------
     @property
     def grad_fn(self):
+        if self._base is not None:
+            _autograd.refresh_view(self)
         return self._grad_fn
 
     @property
     def is_leaf(self) -> bool:
-        return self._grad_fn is None
+        return self.grad_fn is None
 
     @property
     def requires_grad(self) -> bool:
+        if self._base is not None:
+            _autograd.refresh_view(self)
         return self._requires_grad
 
     @requires_grad.setter

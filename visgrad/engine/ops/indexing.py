@@ -7,16 +7,12 @@ arrays and boolean masks go through one IndexBackward0; ``x[i] = v`` is CopySlic
 from __future__ import annotations
 
 from visgrad.engine import grad_mode
-from visgrad.engine.autograd import shared_counter
+from visgrad.engine.autograd import make_view
 from visgrad.engine.ops._common import Node, Tensor, operand, record, tensor_or_none, wrap
 from visgrad.engine.tensor import _wrap_dim
 
 
-def _view_of(x: Tensor, data) -> Tensor:
-    out = wrap(data, x._backend)
-    out._vc = shared_counter(x)
-    out._base = x._base if x._base is not None else x
-    return out
+_view_of = make_view
 
 
 class _IndexedBackward(Node):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from visgrad.engine.autograd import shared_counter
+from visgrad.engine import autograd, grad_mode
+from visgrad.engine.autograd import make_view
+from visgrad.engine.backend import element_offsets
 from visgrad.engine.ops._common import Node, Tensor, promote, record, same_backend, wrap
 from visgrad.engine.tensor import Size, _wrap_dim, sum_to
 
@@ -96,11 +98,55 @@ def contiguous(x: Tensor) -> Tensor:
     return record(CloneBackward0, wrap(x._data.copy(order="C"), x._backend), (x,))
 
 
-def _view_of(x: Tensor, data) -> Tensor:
-    out = wrap(data, x._backend)
-    out._vc = shared_counter(x)  # a view shares its base's version counter, as in torch
-    out._base = x._base if x._base is not None else x
-    return out
+_view_of = make_view  # a view shares its base's storage and version counter, as in torch
+
+
+class AsStridedBackward0(Node):
+    """The history torch gives a view whose storage changed in place after it was made:
+    its elements are these ``positions`` (flat indices) of the base."""
+
+    def backward(self, g):
+        from visgrad.engine.ops.indexing import scatter_into  # noqa: PLC0415
+
+        flat = scatter_into(g.reshape(-1), (self.numel,), (self.positions,), self.overlaps)
+        return (flat.reshape(self.shape),)
+
+
+def view_positions(view, base) -> object:
+    """Where each element of ``view`` sits in ``base``, as flat (row-major) indices of base,
+    found from where both lie in memory; a host int64 array of the view's shape."""
+    import numpy  # noqa: PLC0415 - index bookkeeping on the host, a few ints per element
+
+    base_offsets = element_offsets(base._data)  # memory offset of each base element, in order
+    low = int(base_offsets.min()) if base_offsets.size else 0
+    index_at = numpy.full(int(base_offsets.max()) - low + 1 if base_offsets.size else 0, -1,
+                          dtype=numpy.int64)
+    index_at[base_offsets.reshape(-1) - low] = numpy.arange(base_offsets.size)
+    return index_at[element_offsets(view._data, relative_to=base._data) - low]
+
+
+def refresh_view(t: Tensor) -> None:
+    """NOTE [views after in-place changes]: the view's history, renewed as AsStridedBackward0
+    of its base's current history when the storage changed since it was recorded."""
+    version = t._vc[0]
+    if version == t._view_at:
+        return
+    t._view_at = version
+    base = t._base
+    if not base._requires_grad:
+        return
+    positions = view_positions(t, base)
+    flat = positions.reshape(-1)
+    overlaps = bool(len(set(flat.tolist())) != flat.size)  # an expanded view: add, not set
+    t._grad_fn = None
+    with grad_mode.enable_grad():
+        record(AsStridedBackward0, t, (base,), shape=tuple(base._data.shape),
+               numel=int(base._data.size), positions=t._backend.asarray(flat),
+               overlaps=overlaps)
+    t._output_nr = 0
+
+
+autograd.refresh_view = refresh_view
 
 
 def reshape(x: Tensor, *shape) -> Tensor:
