@@ -37,7 +37,8 @@ def _builds_no_tensors(param) -> bool:
 
 PROGRAMS = [p for p in (ops.ARITHMETIC + ops.UNARY + ops.BINARY_SELECT + ops.REDUCTIONS +
                         ops.SHAPES + ops.SOFTMAX + indexing.GETITEM + indexing.SETITEM +
-                        indexing.INPLACE + indexing.VIEWS_AFTER_INPLACE)
+                        indexing.INPLACE + indexing.VIEWS_AFTER_INPLACE +
+                        indexing.VIEW_WRITES)
             if _builds_no_tensors(p)]
 
 

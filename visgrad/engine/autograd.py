@@ -488,6 +488,21 @@ def record(node_cls, out, inputs, save=(), **attrs):
     return out
 
 
+def attach(node_cls, out, edges, metas, **attrs):
+    """Make ``out``'s grad_fn a new ``node_cls`` with these edges and input metadata, for the
+    few nodes whose edges are not those of their inputs (CopySlices takes its op's)."""
+    node = _new_object(node_cls)
+    node._seq = next(_sequence)
+    node.next_functions = tuple(edges)
+    node._input_meta = tuple(metas)
+    node._saved = node._saved_versions = node._saved_outputs = ()
+    node.__dict__.update(attrs)
+    if grad_mode._state.anomaly:
+        node._anomaly_trace = "".join(traceback.format_stack()[:-2])
+    out._grad_fn, out._output_nr, out._requires_grad = node, 0, True
+    return out
+
+
 _new_object = object.__new__
 _META: dict = {}  # (shape, dtype) -> one shared tuple: input metadata repeats a lot
 

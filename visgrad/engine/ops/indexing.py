@@ -270,16 +270,35 @@ def _broadcastable(shape: tuple, to: tuple) -> bool:
 
 
 class CopySlices(Node):
+    """A write into part of a tensor: ``x[index] = value`` (``mask``, ``index``), or an in-place
+    op on a view of it (``fn``, the op's node, and the view's ``positions``: NOTE [in-place on
+    a view] in ops/inplace.py)."""
+
+    fn = None
+
     def name(self) -> str:
         return "torch::autograd::CopySlices"
 
     def backward(self, g):
+        if self.fn is not None:
+            return self._through_view(g)
         gx = gv = None
         if self.next_functions[0][0] is not None:
             gx = _zero_where(self.mask, g)
         if self.next_functions[1][0] is not None:
             gv = g[_Raw(self.index)]
         return gx, gv
+
+
+    def _through_view(self, g):
+        part = g.reshape(-1)[_Raw((self.positions,))].reshape(self.view_shape)
+        grads = self.fn.backward(part)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        gx = _zero_where(self.mask, g)  # the base's gradient, except over the view ...
+        if grads[0] is not None:  # ... where it is that of the view's old value
+            gx = gx + scatter_into(grads[0].reshape(-1), (self.numel,), (self.positions,),
+                                   False).reshape(tuple(g._data.shape))
+        return (gx, *grads[1:])
 
 
 def setitem(x: Tensor, key, value) -> None:

@@ -4,38 +4,29 @@
 An in-place op on a tensor that is part of a graph is recorded as the out-of-place op applied
 to a snapshot of the old value, and the tensor takes the new node as its grad_fn (torch calls
 this rebasing history). The version counter goes up, so a node that saved the old value raises
-torch's "modified by an inplace operation" error when backward reaches it.
+torch's "modified by an inplace operation" error when backward reaches it. An in-place op on a
+view rebases the view's base instead (NOTE [in-place on a view], at ``_rebase``).
 """
 
 from __future__ import annotations
 
-from visgrad.engine import grad_mode
-from visgrad.engine.autograd import bump_version
+from visgrad.engine import autograd, grad_mode
+from visgrad.engine.autograd import attach, bump_version
 from visgrad.engine.ops._common import Node, Tensor, operand, record, wrap
 from visgrad.engine.tensor import _SCALAR_NAME
 
 LEAF_MESSAGE = "a leaf Variable that requires grad is being used in an in-place operation."
 
 
-VIEW_MESSAGE = (
-    "in-place operations on a view of a tensor that is part of an autograd graph are not "
-    "supported by visgrad yet (torch would rebase the base tensor's history onto CopySlices). "
-    "Write into the base tensor itself (base[index] = value) or compute the result out of place.")
-
-
 def check_inplace(x: Tensor, *others) -> None:
-    """Refuse what torch refuses, and what visgrad cannot record faithfully (never a silently
-    wrong gradient): in-place on a view whose base is in a graph."""
+    """Refuse what torch refuses: in-place on a leaf that requires grad, or on a view of one."""
     if not grad_mode.is_grad_enabled():
         return
-    if x._requires_grad and x._grad_fn is None:
-        raise RuntimeError(LEAF_MESSAGE)
     base = x._base
-    if base is not None and (base._requires_grad or any(
-            isinstance(o, Tensor) and o._requires_grad for o in others)):
-        if base._requires_grad and base._grad_fn is None:
-            raise RuntimeError("a view of " + LEAF_MESSAGE)
-        raise RuntimeError(VIEW_MESSAGE)
+    if base is not None and base._requires_grad and base._grad_fn is None:
+        raise RuntimeError("a view of " + LEAF_MESSAGE)
+    if x._requires_grad and x._grad_fn is None and base is None:
+        raise RuntimeError(LEAF_MESSAGE)
 
 
 def snapshot(x: Tensor) -> Tensor:
@@ -49,6 +40,8 @@ def snapshot(x: Tensor) -> Tensor:
 def apply_inplace(x: Tensor, compute, *others) -> Tensor:
     """Write ``compute(x)`` into x's storage; ``others`` are the op's other operands."""
     check_inplace(x, *others)
+    if x._base is not None:
+        autograd.refresh_view(x)  # its history as of now, for the op to record
     others_require = any(isinstance(o, Tensor) and o._requires_grad for o in others)
     recording = grad_mode.is_grad_enabled() and (x._requires_grad or others_require)
     if recording:
@@ -66,16 +59,45 @@ def apply_inplace(x: Tensor, compute, *others) -> Tensor:
             raise RuntimeError(f"result type {_SCALAR_NAME[str(data.dtype)]} can't be cast to the "
                                f"desired output type {_SCALAR_NAME[str(x._data.dtype)]}")
         data = data.astype(x._data.dtype)
+    if any(stride == 0 and size > 1 for size, stride in zip(x._data.shape, x._data.strides)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to "
+                           "tensor refers to a single memory location. Please clone() the "
+                           "tensor before performing the operation.")
     try:
         x._data[...] = data
     except ValueError as exc:
         raise RuntimeError(f"unsupported operation: {exc}") from None
     bump_version(x)
-    if recording:
+    if recording and x._base is not None:
+        _rebase(x, result._grad_fn)
+    elif recording:
         x._grad_fn = result._grad_fn
         x._output_nr = result._output_nr
         x._requires_grad = True
     return x
+
+
+def _rebase(view: Tensor, fn: Node) -> None:
+    """NOTE [in-place on a view]: as torch does, the base takes CopySlices as its grad_fn: the
+    gradient of the base passes unchanged except over the view's elements, where ``fn`` (the
+    op's node) turns it into the gradient of the view's old value; the op's other inputs keep
+    their edges. The view itself then reads its history through the base (AsStridedBackward0)."""
+    from visgrad.engine.ops.indexing import CopySlices  # noqa: PLC0415
+    from visgrad.engine.ops.shape import view_positions  # noqa: PLC0415
+
+    base = view._base
+    backend = base._backend
+    positions = view_positions(view, base).reshape(-1)
+    mask = backend.xp.zeros(base._data.size, dtype=bool)
+    mask[backend.asarray(positions)] = True
+    old = (base._grad_fn, base._output_nr) if base._grad_fn is not None else (None, 0)
+    attach(CopySlices, base, (old, *fn.next_functions[1:]),
+           ((tuple(base._data.shape), base._data.dtype), *fn._input_meta[1:]),
+           fn=fn, positions=backend.asarray(positions), view_shape=tuple(view._data.shape),
+           numel=int(base._data.size),
+           mask=wrap(mask.reshape(base._data.shape), backend))
+    view._view_at = -1  # its history is now the base's, seen through the view
+    autograd.refresh_view(view)
 
 
 class FillBackward2(Node):  # fill_(number)
