@@ -274,7 +274,15 @@ def _view_made_after_the_change(m, a):
     return y[0] * 3  # a fresh view: its own SelectBackward0
 
 
+def _plain_base_gains_a_history(m, w):
+    y = m.zeros(2, 3, dtype=w.dtype)
+    v = y[0]  # made while nothing required grad
+    y.add_(w)
+    return v * m.full((3,), 2.0, dtype=w.dtype), v @ m.ones(3, 2, dtype=w.dtype)
+
+
 VIEWS_AFTER_INPLACE = [
+    case("plain-base-gains-a-history", _plain_base_gains_a_history, leaf(3)),
     case("view-then-base-inplace", _view_then_base_inplace, leaf(2, 3)),
     case("nested-view-then-base-inplace", _nested_view_then_base_inplace, leaf(2, 3)),
     case("leaf-view-after-no-grad-update", _leaf_view_after_a_no_grad_update, leaf(2, 3)),
@@ -288,6 +296,30 @@ VIEWS_AFTER_INPLACE = [
 @pytest.mark.parametrize(("fn", "inputs"), VIEWS_AFTER_INPLACE)
 def test_a_view_sees_its_bases_later_in_place_history_like_torch(fn, inputs, dtype):
     check_program(fn, *make_inputs(inputs, dtype))
+
+
+def test_a_custom_function_sees_a_view_that_gained_a_history():
+    import torch
+
+    import visgrad as vg
+
+    def program(lib):
+        class Triple(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 3
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * 3
+
+        y, w = lib.zeros(2, 3), lib.ones(3, requires_grad=True)
+        v = y[1]
+        y.add_(w)
+        Triple.apply(v).sum().backward()
+        return w.grad.tolist()
+
+    assert program(vg) == program(torch) == [3.0, 3.0, 3.0]
 
 
 def test_the_renewed_history_of_a_view_is_torchs():

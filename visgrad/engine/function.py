@@ -106,12 +106,12 @@ class Function(metaclass=_FunctionMeta):
         is_tensor = tuple(isinstance(a, Tensor) for a in args)
         tensors = [a for a in args if isinstance(a, Tensor)]
         node._is_tensor_input = is_tensor
-        node._needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        node._needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with grad_mode.no_grad():
             outputs = cls.forward(node, *args, **kwargs)
         single = not isinstance(outputs, tuple)
         outs = (outputs,) if single else outputs
-        requires = grad_mode.is_grad_enabled() and any(t._requires_grad for t in tensors)
+        requires = grad_mode.is_grad_enabled() and any(t.requires_grad for t in tensors)
         non_diff = getattr(node, "_non_differentiable", set())
         results = []
         for i, o in enumerate(outs):

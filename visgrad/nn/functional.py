@@ -106,7 +106,7 @@ def _reduce_array(xp, loss, reduction: int):
 
 
 def _check_no_requires_grad(t, arg: str, fn: str) -> None:
-    if t is not None and t._requires_grad and grad_mode.is_grad_enabled():
+    if t is not None and t.requires_grad and grad_mode.is_grad_enabled():
         raise RuntimeError(f"The function '{fn}' is not differentiable with respect to argument "
                            f"'{arg}'. This input cannot have requires_grad True.")
 

@@ -131,7 +131,7 @@ def _should_fold(a: Tensor, b: Tensor) -> bool:
     big, small = (a._data, b) if a_larger else (b._data.swapaxes(-1, -2), a)
     if not (big.ndim >= 3 and small._data.ndim <= 2):
         return False
-    if small._requires_grad:  # torch folds then, to keep the backward of the small one small
+    if small.requires_grad:  # torch folds then, to keep the backward of the small one small
         return True
     if a._data.ndim == 2:
         return False
@@ -166,9 +166,9 @@ def _broadcast_batches(a: Tensor, b: Tensor) -> Tensor:
     batch_a, batch_b = a._data.shape[:max(na - 2, 0)], b._data.shape[:max(nb - 2, 0)]
     if na == 3 and nb == 3 and batch_a[0] != batch_b[0]:
         # a batch of one that requires grad is squeezed away, so that the fold applies
-        if batch_a[0] == 1 and a._requires_grad:
+        if batch_a[0] == 1 and a.requires_grad:
             return matmul(squeeze(a, 0), b)
-        if batch_b[0] == 1 and b._requires_grad:
+        if batch_b[0] == 1 and b.requires_grad:
             return matmul(a, squeeze(b, 0))
     batch = _broadcast_shape(batch_a, batch_b)
     count = 1

@@ -146,8 +146,11 @@ class MulBackward0(FormulaNode):
 def mul(a, b):
     out, a, b = _binary(a, b, operator.mul)
     # like torch, keep each factor only if the other one's gradient will need it
-    a_grad = a.__class__ is not float and isinstance(a, Tensor) and a._requires_grad
-    b_grad = b.__class__ is not float and isinstance(b, Tensor) and b._requires_grad
+    # (a view read as of now: NOTE [views after in-place changes])
+    a_grad = a.__class__ is not float and isinstance(a, Tensor) and (
+        a._requires_grad or a._base is not None and a.requires_grad)
+    b_grad = b.__class__ is not float and isinstance(b, Tensor) and (
+        b._requires_grad or b._base is not None and b.requires_grad)
     return record(MulBackward0, out, (tensor_or_none(a), tensor_or_none(b)),
                   save=(a if b_grad else None, b if a_grad else None))
 
