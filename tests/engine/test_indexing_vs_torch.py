@@ -322,6 +322,30 @@ def test_a_custom_function_sees_a_view_that_gained_a_history():
     assert program(vg) == program(torch) == [3.0, 3.0, 3.0]
 
 
+def test_a_view_that_gained_a_history_prints_hooks_retains_and_roots_like_torch():
+    import torch
+
+    import visgrad as vg
+
+    def program(lib):
+        y, w = lib.zeros(2, 3), lib.ones(3, requires_grad=True)
+        v = y[0]
+        y.add_(w)
+        printed = repr(v)
+        v.retain_grad()
+        seen = []
+        v.register_hook(lambda g: seen.append(g.tolist()))
+        (v * v).sum().backward()
+        u = y[1] * 0 + y[0]  # and as the root of a pass of its own
+        y2, w2 = lib.zeros(2, 3), lib.ones(3, requires_grad=True)
+        r = y2[1]
+        y2.mul_(w2)
+        r.sum().backward()
+        return printed, v.grad.tolist(), seen, w.grad.tolist(), u.requires_grad, w2.grad.tolist()
+
+    assert program(vg) == program(torch)
+
+
 def test_the_renewed_history_of_a_view_is_torchs():
     import torch
 

@@ -621,6 +621,8 @@ class BackwardIteration:
         for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
             if not isinstance(t, Tensor):
                 raise TypeError(f"expected a Tensor as output {i}, got {type(t).__name__}")
+            if t._base is not None:
+                refresh_view(t)
             if not t._requires_grad:
                 raise RuntimeError(
                     f"element {i} of tensors does not require grad and does not have a grad_fn")
@@ -647,6 +649,8 @@ class BackwardIteration:
             self._inputs = list(inputs)
             self._capture = {}
             for k, t in enumerate(self._inputs):
+                if isinstance(t, Tensor) and t._base is not None:
+                    refresh_view(t)
                 if not isinstance(t, Tensor) or not t._requires_grad:
                     raise RuntimeError("One of the differentiated Tensors does not require grad")
                 self._capture[gradient_edge(t)] = k

@@ -225,6 +225,8 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves keep theirs anyway)."""
+        if self._base is not None:
+            _autograd.refresh_view(self)
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self._grad_fn is None or self._retains_grad:
@@ -242,6 +244,8 @@ class Tensor:
         tensor([6., 6.])
         >>> h.remove()
         """
+        if self._base is not None:
+            _autograd.refresh_view(self)
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self._grad_fn is not None:
@@ -330,6 +334,8 @@ class Tensor:
     def __repr__(self) -> str:
         from visgrad.engine.printing import tensor_repr  # noqa: PLC0415
 
+        if self._base is not None:
+            _autograd.refresh_view(self)
         device = self._backend.device
         return tensor_repr(
             self._backend.to_host(self._data), dtype_name=self.dtype.name,
