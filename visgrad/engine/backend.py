@@ -111,10 +111,21 @@ def _address(a) -> int:
     return info["data"][0]
 
 
-def element_offsets(a, relative_to=None):
+def view_positions(view, base) -> numpy.ndarray:
+    """Where each element of array ``view`` sits in array ``base`` (whose memory it shares),
+    as flat row-major indices of base: a host int64 array of the view's shape. Index
+    bookkeeping on the host, from where the elements lie in memory."""
+    base_offsets = _element_offsets(base)  # memory offset of each base element, in order
+    low = int(base_offsets.min()) if base_offsets.size else 0
+    index_at = numpy.full(int(base_offsets.max()) - low + 1 if base_offsets.size else 0, -1,
+                          dtype=numpy.int64)
+    index_at[base_offsets.reshape(-1) - low] = numpy.arange(base_offsets.size)
+    return index_at[_element_offsets(view, relative_to=base) - low]
+
+
+def _element_offsets(a, relative_to=None) -> numpy.ndarray:
     """Where each element of array ``a`` lies in memory, counted in elements from ``a``'s first
-    element (or from ``relative_to``'s): a host int64 array of ``a``'s shape. Views use it to
-    find themselves inside their base."""
+    element (or from ``relative_to``'s): a host int64 array of ``a``'s shape."""
     itemsize = a.dtype.itemsize
     start = 0 if relative_to is None else (_address(a) - _address(relative_to)) // itemsize
     offsets = numpy.asarray(start, dtype=numpy.int64)

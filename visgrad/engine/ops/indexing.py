@@ -289,7 +289,6 @@ class CopySlices(Node):
             gv = g[_Raw(self.index)]
         return gx, gv
 
-
     def _through_view(self, g):
         part = g.reshape(-1)[_Raw((self.positions,))].reshape(self.view_shape)
         grads = self.fn.backward(part)

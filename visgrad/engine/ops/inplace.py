@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from visgrad.engine import autograd, grad_mode
 from visgrad.engine.autograd import attach, bump_version
+from visgrad.engine.backend import view_positions
 from visgrad.engine.ops._common import Node, Tensor, operand, record, wrap
 from visgrad.engine.tensor import _SCALAR_NAME
 
@@ -83,19 +84,17 @@ def _rebase(view: Tensor, fn: Node) -> None:
     op's node) turns it into the gradient of the view's old value; the op's other inputs keep
     their edges. The view itself then reads its history through the base (AsStridedBackward0)."""
     from visgrad.engine.ops.indexing import CopySlices  # noqa: PLC0415
-    from visgrad.engine.ops.shape import view_positions  # noqa: PLC0415
 
     base = view._base
     backend = base._backend
-    positions = view_positions(view, base).reshape(-1)
+    positions = backend.asarray(view_positions(view._data, base._data).reshape(-1))
     mask = backend.xp.zeros(base._data.size, dtype=bool)
-    mask[backend.asarray(positions)] = True
+    mask[positions] = True
     old = (base._grad_fn, base._output_nr) if base._grad_fn is not None else (None, 0)
     attach(CopySlices, base, (old, *fn.next_functions[1:]),
            ((tuple(base._data.shape), base._data.dtype), *fn._input_meta[1:]),
-           fn=fn, positions=backend.asarray(positions), view_shape=tuple(view._data.shape),
-           numel=int(base._data.size),
-           mask=wrap(mask.reshape(base._data.shape), backend))
+           fn=fn, positions=positions, view_shape=tuple(view._data.shape),
+           numel=int(base._data.size), mask=wrap(mask.reshape(base._data.shape), backend))
     view._view_at = -1  # its history is now the base's, seen through the view
     autograd.refresh_view(view)
 

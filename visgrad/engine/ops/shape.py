@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from visgrad.engine import autograd, grad_mode
 from visgrad.engine.autograd import make_view
-from visgrad.engine.backend import element_offsets
+from visgrad.engine.backend import view_positions
 from visgrad.engine.ops._common import Node, Tensor, promote, record, same_backend, wrap
 from visgrad.engine.tensor import Size, _wrap_dim, sum_to
 
@@ -112,19 +112,6 @@ class AsStridedBackward0(Node):
         return (flat.reshape(self.shape),)
 
 
-def view_positions(view, base) -> object:
-    """Where each element of ``view`` sits in ``base``, as flat (row-major) indices of base,
-    found from where both lie in memory; a host int64 array of the view's shape."""
-    import numpy  # noqa: PLC0415 - index bookkeeping on the host, a few ints per element
-
-    base_offsets = element_offsets(base._data)  # memory offset of each base element, in order
-    low = int(base_offsets.min()) if base_offsets.size else 0
-    index_at = numpy.full(int(base_offsets.max()) - low + 1 if base_offsets.size else 0, -1,
-                          dtype=numpy.int64)
-    index_at[base_offsets.reshape(-1) - low] = numpy.arange(base_offsets.size)
-    return index_at[element_offsets(view._data, relative_to=base._data) - low]
-
-
 def refresh_view(t: Tensor) -> None:
     """NOTE [views after in-place changes]: the view's history, renewed as AsStridedBackward0
     of its base's current history when the storage changed since it was recorded."""
@@ -135,9 +122,9 @@ def refresh_view(t: Tensor) -> None:
     base = t._base
     if not base._requires_grad:
         return
-    positions = view_positions(t, base)
-    flat = positions.reshape(-1)
-    overlaps = bool(len(set(flat.tolist())) != flat.size)  # an expanded view: add, not set
+    flat = view_positions(t._data, base._data).reshape(-1)
+    overlaps = any(stride == 0 and size > 1  # an expanded view: add, not set
+                   for size, stride in zip(t._data.shape, t._data.strides))
     t._grad_fn = None
     with grad_mode.enable_grad():
         record(AsStridedBackward0, t, (base,), shape=tuple(base._data.shape),
