@@ -7,6 +7,8 @@ the key; visgrad must record the same graph.
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.engine.twins import check_program, exact, leaf, make_inputs
 
@@ -485,3 +487,65 @@ def test_namespaced_grad_fns_print_like_torch(program):
     ours, theirs = program(vg, a.ours), program(torch, a.theirs)
     assert "::" in theirs.grad_fn.name() and ours.grad_fn.name() == theirs.grad_fn.name()
     assert repr(ours) == repr(theirs)
+
+
+# ---- random programs of views and in-place ops, against torch ----------------------------------
+
+_VIEWS = {  # a view of a (3, 4) tensor, or of a view of one
+    "row": lambda t: t[1] if t.dim() == 2 else t[1:],
+    "columns": lambda t: t[:, 1:3] if t.dim() == 2 else t[::2],
+    "transposed-row": lambda t: t.t()[-1] if t.dim() == 2 else t,
+    "all": lambda t: t[...],
+    "flat": lambda t: t.view(-1),  # refused where only a copy could give it, as in torch
+    "expanded": lambda t: t.expand(2, *t.shape),  # a write into it is refused, as in torch
+}
+_WRITES = {  # an in-place op; w is a (1,) leaf that requires grad
+    "mul-number": lambda t, w: t.mul_(1.5),
+    "add-leaf": lambda t, w: t.add_(w),
+    "mul-leaf": lambda t, w: t.mul_(w),
+    "exp": lambda t, w: t.exp_(),
+    "fill": lambda t, w: t.fill_(0.25),
+    "relu": lambda t, w: t.relu_(),
+    "pow": lambda t, w: t.pow_(2),
+    "zero": lambda t, w: t.zero_(),
+    "div-leaf": lambda t, w: t.div_(w),
+}
+
+
+def _random_program(steps):
+    def program(m, a, w):
+        y = a * 1
+        views = [y]
+        for source, view, write in steps:
+            target = _VIEWS[view](views[source % len(views)])
+            views.append(target)
+            _WRITES[write](target, w)
+        return (y * 2, views[-1] * 3 + views[len(views) // 2].sum())
+
+    return program
+
+
+@settings(max_examples=100, deadline=None)  # 6,000 more run once by hand
+@given(steps=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(sorted(_VIEWS)),
+                                st.sampled_from(sorted(_WRITES))), min_size=1, max_size=4))
+def test_random_views_and_in_place_writes_match_torch(steps):
+    """Views of views, writes through any of them, the base or a stale view used last: the
+    values, graphs and gradients are torch's, and so is the error where torch refuses
+    (NOTE [in-place on a view], NOTE [views after in-place changes])."""
+    import torch
+
+    import visgrad as vg
+
+    program = _random_program(steps)
+    errors = []
+    for lib, twin in ((vg, "ours"), (torch, "theirs")):
+        a, w = (getattr(t, twin) for t in make_inputs([leaf(3, 4), leaf(1)], "float64"))
+        try:
+            first, second = program(lib, a, w)
+            (first.sum() + second.sum()).backward()
+            errors.append(None)
+        except (RuntimeError, IndexError) as exc:
+            errors.append(str(exc))
+    assert errors[0] == errors[1]
+    if errors[1] is None:
+        check_program(program, *make_inputs([leaf(3, 4), leaf(1)], "float64"))

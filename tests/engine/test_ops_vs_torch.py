@@ -77,6 +77,7 @@ UNARY = [
     case("sigmoid-extremes", lambda m, a: a.sigmoid(), exact([-100.0, 0.0, 100.0])),
     case("relu", lambda m, a: m.relu(a), leaf(2, 3)),
     case("relu-at-zero", lambda m, a: a.relu(), exact([-1.0, 0.0, 2.0])),
+    case("relu-keeps-minus-zero", lambda m, a: (a * -0.0).relu(), exact([1.0, 2.0, -3.0])),
     case("abs", lambda m, a: m.abs(a), leaf(2, 3)),
     case("abs-at-zero", lambda m, a: abs(a), exact([-1.0, 0.0, 2.0])),
     case("reciprocal", lambda m, a: a.reciprocal(), leaf(3)),

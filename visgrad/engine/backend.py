@@ -47,12 +47,15 @@ class Device:
 class Backend:
     """An array namespace (``xp``) plus the few things that differ between libraries."""
 
-    def __init__(self, name: str, device: Device, xp, to_host: Callable, array_type):
+    def __init__(self, name: str, device: Device, xp, to_host: Callable, array_type,
+                 writable: Callable = lambda a: a):
         self.name = name
         self.device = device
         self.xp = xp
         self.to_host = to_host  # device array -> numpy.ndarray, explicitly
         self.array_type = array_type
+        # the same view, writable (numpy marks broadcast views read-only; CuPy does not)
+        self.writable = writable
 
     def asarray(self, data, np_dtype=None):
         """Host data (lists, scalars, numpy arrays) or arrays of this backend -> our array."""
@@ -106,6 +109,22 @@ def _distinct_positions(index) -> bool:
     return increasing
 
 
+def _writable_numpy(a):
+    """``a`` itself, writable: numpy marks broadcast views read-only though the memory they
+    show is not; this makes the same view of the memory's owner."""
+    if a.flags.writeable:
+        return a
+    owner = a
+    while isinstance(owner.base, numpy.ndarray):
+        owner = owner.base
+    if not owner.flags.writeable or not owner.flags.forc:
+        return a
+    offset = _address(a) - _address(owner)
+    start = owner.reshape(-1, order="A")[offset // a.itemsize:]  # memory order: no copy
+    return numpy.lib.stride_tricks.as_strided(start, shape=a.shape, strides=a.strides,
+                                              writeable=True)
+
+
 def _address(a) -> int:
     info = getattr(a, "__array_interface__", None) or a.__cuda_array_interface__
     return info["data"][0]
@@ -138,7 +157,8 @@ def _element_offsets(a, relative_to=None) -> numpy.ndarray:
 
 
 def _numpy_backend() -> Backend:
-    return Backend("numpy", Device("cpu"), numpy, numpy.asarray, numpy.ndarray)
+    return Backend("numpy", Device("cpu"), numpy, numpy.asarray, numpy.ndarray,
+                   writable=_writable_numpy)
 
 
 def _cupy_backend() -> Backend:
@@ -163,7 +183,8 @@ def strict_cuda_backend() -> Backend:
     from visgrad.engine import strict_backend  # noqa: PLC0415
 
     return Backend("strict", Device("cuda", 0), strict_backend.xp, strict_backend.xp.asnumpy,
-                   strict_backend.StrictArray)
+                   strict_backend.StrictArray,
+                   writable=lambda a: strict_backend.StrictArray(_writable_numpy(a._a)))
 
 
 _factories: dict[str, Callable[[], Backend]] = {"cpu": _numpy_backend, "cuda": _cupy_backend}

@@ -290,6 +290,10 @@ class CopySlices(Node):
         return gx, gv
 
     def _through_view(self, g):
+        if self.overlaps:  # torch cannot write the view's gradient back either
+            from visgrad.engine.ops.inplace import OVERLAP_MESSAGE  # noqa: PLC0415
+
+            raise RuntimeError(OVERLAP_MESSAGE)
         part = g.reshape(-1)[_Raw((self.positions,))].reshape(self.view_shape)
         grads = self.fn.backward(part)
         grads = grads if isinstance(grads, tuple) else (grads,)

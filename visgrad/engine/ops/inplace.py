@@ -11,12 +11,15 @@ view rebases the view's base instead (NOTE [in-place on a view], at ``_rebase``)
 from __future__ import annotations
 
 from visgrad.engine import autograd, grad_mode
-from visgrad.engine.autograd import attach, bump_version
+from visgrad.engine.autograd import attach, bump_version, version_of
 from visgrad.engine.backend import view_positions
 from visgrad.engine.ops._common import Node, Tensor, operand, record, wrap
 from visgrad.engine.tensor import _SCALAR_NAME
 
 LEAF_MESSAGE = "a leaf Variable that requires grad is being used in an in-place operation."
+OVERLAP_MESSAGE = ("unsupported operation: more than one element of the written-to tensor "
+                   "refers to a single memory location. Please clone() the tensor before "
+                   "performing the operation.")
 
 
 def check_inplace(x: Tensor, *others) -> None:
@@ -38,8 +41,10 @@ def snapshot(x: Tensor) -> Tensor:
     return s
 
 
-def apply_inplace(x: Tensor, compute, *others) -> Tensor:
-    """Write ``compute(x)`` into x's storage; ``others`` are the op's other operands."""
+def apply_inplace(x: Tensor, compute, *others, one_value: bool = False) -> Tensor:
+    """Write ``compute(x)`` into x's storage; ``others`` are the op's other operands.
+    ``one_value``: the op writes one value everywhere (fill_, zero_), which torch allows even
+    where several elements share a memory location (an expanded tensor)."""
     check_inplace(x, *others)
     if x._base is not None:
         autograd.refresh_view(x)  # its history as of now, for the op to record
@@ -60,15 +65,17 @@ def apply_inplace(x: Tensor, compute, *others) -> Tensor:
             raise RuntimeError(f"result type {_SCALAR_NAME[str(data.dtype)]} can't be cast to the "
                                f"desired output type {_SCALAR_NAME[str(x._data.dtype)]}")
         data = data.astype(x._data.dtype)
-    if any(stride == 0 and size > 1 for size, stride in zip(x._data.shape, x._data.strides)):
-        raise RuntimeError("unsupported operation: more than one element of the written-to "
-                           "tensor refers to a single memory location. Please clone() the "
-                           "tensor before performing the operation.")
+    if not one_value and any(stride == 0 and size > 1
+                             for size, stride in zip(x._data.shape, x._data.strides)):
+        raise RuntimeError(OVERLAP_MESSAGE)
+    target = x._backend.writable(x._data)  # numpy marks broadcast views (and theirs) read-only
     try:
-        x._data[...] = data
+        target[...] = data
     except ValueError as exc:
         raise RuntimeError(f"unsupported operation: {exc}") from None
     bump_version(x)
+    if recording:
+        _saves_the_tensor_itself(result, x)
     if recording and x._base is not None:
         _rebase(x, result._grad_fn)
     elif recording:
@@ -76,6 +83,19 @@ def apply_inplace(x: Tensor, compute, *others) -> Tensor:
         x._output_nr = result._output_nr
         x._requires_grad = True
     return x
+
+
+def _saves_the_tensor_itself(result: Tensor, x: Tensor) -> None:
+    """An op that kept its own output (exp_, sigmoid_, relu_...) keeps ``x``, at its version
+    after this op, as torch does: a later in-place change of x then raises torch's "modified
+    by an inplace operation" when backward needs the value."""
+    node = result._grad_fn
+    saved = node._saved if node is not None else None
+    if not saved or all(value is not result for value in saved):
+        return
+    node._saved = tuple(x if value is result else value for value in saved)
+    node._saved_versions = tuple(version_of(x) if value is result else version
+                                 for value, version in zip(saved, node._saved_versions))
 
 
 def _rebase(view: Tensor, fn: Node) -> None:
@@ -94,7 +114,9 @@ def _rebase(view: Tensor, fn: Node) -> None:
     attach(CopySlices, base, (old, *fn.next_functions[1:]),
            ((tuple(base._data.shape), base._data.dtype), *fn._input_meta[1:]),
            fn=fn, positions=positions, view_shape=tuple(view._data.shape),
-           numel=int(base._data.size), mask=wrap(mask.reshape(base._data.shape), backend))
+           numel=int(base._data.size), mask=wrap(mask.reshape(base._data.shape), backend),
+           overlaps=any(stride == 0 and size > 1
+                        for size, stride in zip(view._data.shape, view._data.strides)))
     view._view_at = -1  # its history is now the base's, seen through the view
     autograd.refresh_view(view)
 
@@ -132,7 +154,7 @@ def fill_(x: Tensor, value, *, node=None) -> Tensor:
         out = wrap(x._backend.xp.full(src._data.shape, value, dtype=src._data.dtype), x._backend)
         return record(node or FillBackward2, out, (src,))
 
-    return apply_inplace(x, compute)
+    return apply_inplace(x, compute, one_value=True)
 
 
 def zero_(x: Tensor) -> Tensor:

@@ -370,7 +370,8 @@ class ReluBackward0(FormulaNode):
 
 def relu(x):
     xp = x._backend.xp
-    out = wrap(xp.maximum(x._data, x._data.dtype.type(0)), x._backend)
+    # zero first: numpy then keeps -0.0 (and nan) as torch's relu does
+    out = wrap(xp.maximum(x._data.dtype.type(0), x._data), x._backend)
     return record(ReluBackward0, out, (x,), save=(out,))
 
 
