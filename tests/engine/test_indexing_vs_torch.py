@@ -509,6 +509,8 @@ _WRITES = {  # an in-place op; w is a (1,) leaf that requires grad
     "pow": lambda t, w: t.pow_(2),
     "zero": lambda t, w: t.zero_(),
     "div-leaf": lambda t, w: t.div_(w),
+    "set-number": lambda t, w: t.__setitem__(0, 0.5),
+    "set-leaf": lambda t, w: t.__setitem__((..., 0), w),
 }
 
 
@@ -525,7 +527,7 @@ def _random_program(steps):
     return program
 
 
-@settings(max_examples=100, deadline=None)  # 6,000 more run once by hand
+@settings(max_examples=100, deadline=None)  # 9,000 more run once by hand
 @given(steps=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(sorted(_VIEWS)),
                                 st.sampled_from(sorted(_WRITES))), min_size=1, max_size=4))
 def test_random_views_and_in_place_writes_match_torch(steps):

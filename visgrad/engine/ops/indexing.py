@@ -353,6 +353,14 @@ def setitem(x: Tensor, key, value) -> None:
             fill_(x, value if isinstance(value, Tensor) else
                   wrap(x._backend.xp.asarray(value, dtype=x._data.dtype), x._backend))
         return
+    if kind == "view" and any(stride == 0 and size > 1
+                              for size, stride in zip(x._data.shape, x._data.strides)):
+        # x shares memory between its elements (expanded): write only the part, as torch
+        # writes x[key].copy_(value), or the other elements' old values would come back
+        if not isinstance(value, Tensor):  # a number is copied from a 0-d tensor, as in torch
+            value = wrap(x._backend.asarray(value, x._data.dtype), x._backend)
+        copy_(getitem(x, key), value)
+        return
     index = _numpy_key(x, items)
     vdata = value._data.astype(x._data.dtype, copy=False) if isinstance(value, Tensor) else value
     node = IndexPutBackward0 if kind == "index" else CopySlices
