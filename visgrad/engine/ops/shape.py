@@ -159,7 +159,9 @@ def view(x: Tensor, *shape) -> Tensor:
 
 
 def unsafe_view(x: Tensor, shape) -> Tensor:
-    out = _view_of(x, x._data.reshape(shape))
+    """``x`` (a temporary: a clone, a product) in another shape; as in torch, not a view of
+    it for autograd: an in-place op on the result changes the result, not a base."""
+    out = wrap(x._data.reshape(shape), x._backend)
     return record(UnsafeViewBackward0, out, (x,), shape=tuple(x._data.shape))
 
 
