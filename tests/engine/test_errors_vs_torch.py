@@ -256,6 +256,8 @@ AUTOGRAD = [
 ]
 
 CASTS_AND_CONVERSIONS = [
+    case("pow-of-bools", lambda m: m.pow(m.tensor([True, False]), m.tensor([True, True]))),
+    case("pow-of-a-bool-number", lambda m: m.pow(True, m.tensor([True]))),
     case("add_-float-into-long", lambda m: m.ones(2, dtype=m.int64).add_(1.5)),
     case("iadd-float-tensor-into-long",
          lambda m: m.ones(2, dtype=m.int64).__iadd__(m.ones(2))),

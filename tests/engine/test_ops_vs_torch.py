@@ -277,3 +277,16 @@ def test_reduction_over_a_dim_returns_torchs_named_pair(name):
         assert pair[0] is values and len(pair) == 2
         pairs.append((repr(pair), repr(getattr(x, name)(0, keepdim=True)), repr(indices.dtype)))
     assert pairs[0] == pairs[1]
+
+
+def test_integer_powers_of_a_bool_base_are_torchs():
+    import torch
+
+    import visgrad as vg
+
+    def program(lib):
+        exponents = lib.tensor([-2, -1, 0, 3])
+        return [(str(r.dtype), r.tolist()) for r in
+                (lib.pow(True, exponents), lib.pow(False, exponents), True ** exponents)]
+
+    assert program(vg) == program(torch)

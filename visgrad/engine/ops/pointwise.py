@@ -242,9 +242,10 @@ def _power(xp, x, y):
     """``x ** y``; for integers a negative exponent gives what torch gives (0, or +-1 for a base
     of +-1) where numpy would refuse."""
     if getattr(y, "dtype", None) is None or y.dtype.kind not in "iu" or not (
-            x.__class__ is int or getattr(x, "dtype", None) is not None and x.dtype.kind in "iu"):
+            x.__class__ in (int, bool) or
+            getattr(x, "dtype", None) is not None and x.dtype.kind in "biu"):
         return x ** y
-    if x.__class__ is int:
+    if x.__class__ in (int, bool):
         x = xp.asarray(x, dtype=y.dtype)
     negative = y < 0
     whole = x ** xp.where(negative, 0, y)
@@ -255,6 +256,8 @@ def _power(xp, x, y):
 
 def pow(a, b):  # noqa: A001 - torch's name
     a, b = operand(a), operand(b)
+    if promote(a, b).kind == "b":
+        raise NotImplementedError('"pow" not implemented for \'Bool\'')
     if isinstance(a, Tensor) and not isinstance(b, Tensor):
         if a._data.dtype.kind in "biu" and b.__class__ is int and b < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
