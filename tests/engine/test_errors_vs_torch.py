@@ -256,6 +256,18 @@ AUTOGRAD = [
 ]
 
 CASTS_AND_CONVERSIONS = [
+    case("relu-of-bools", lambda m: m.relu(m.tensor([True, False]))),
+    case("abs-of-bools", lambda m: m.abs(m.tensor([True]))),
+    case("argmax-of-bools", lambda m: m.tensor([True, False]).argmax()),
+    case("argmin-of-bools-dim", lambda m: m.tensor([True, False]).argmin(0)),
+    case("invert-a-float", lambda m: ~m.tensor([1.0])),
+    case("plus-a-bool", lambda m: +m.tensor([True])),
+    case("mean-of-shorts", lambda m: m.tensor([1, 2], dtype=m.int16).mean()),
+    case("mean-of-bytes", lambda m: m.tensor([1, 2], dtype=m.uint8).mean()),
+    case("argmax-of-nothing", lambda m: m.zeros(0).argmax()),
+    case("argmin-along-an-empty-dim", lambda m: m.zeros(2, 0).argmin(1)),
+    case("min-along-an-empty-dim", lambda m: m.zeros(0).min(0)),
+    case("max-along-an-empty-dim", lambda m: m.zeros(2, 0).max(1)),
     case("pow-of-bools", lambda m: m.pow(m.tensor([True, False]), m.tensor([True, True]))),
     case("pow-of-a-bool-number", lambda m: m.pow(True, m.tensor([True]))),
     case("add_-float-into-long", lambda m: m.ones(2, dtype=m.int64).add_(1.5)),

@@ -290,3 +290,22 @@ def test_integer_powers_of_a_bool_base_are_torchs():
                 (lib.pow(True, exponents), lib.pow(False, exponents), True ** exponents)]
 
     assert program(vg) == program(torch)
+
+
+def test_edge_dtypes_and_empty_tensors_give_torchs_results():
+    """Found by a random sweep of unary ops over every dtype and empty shapes."""
+    import torch
+
+    import visgrad as vg
+
+    def program(lib):
+        results = (
+            lib.sign(lib.tensor([True, False])),
+            lib.softmax(lib.zeros(0, dtype=lib.int64), 0),
+            lib.log_softmax(lib.zeros(0, dtype=lib.float64), 0),
+            lib.log_softmax(lib.zeros(2, 0), -1),
+            lib.zeros(2, 0).argmax(0),
+        )
+        return [(str(r.dtype), tuple(r.shape), r.tolist()) for r in results]
+
+    assert program(vg) == program(torch)

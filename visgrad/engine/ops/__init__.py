@@ -78,6 +78,12 @@ def _operator(fn):
     return method
 
 
+def _positive(x):
+    if x._data.dtype.kind == "b":
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return x
+
+
 def _install() -> None:
     T_ = Tensor
     # arithmetic operators
@@ -94,7 +100,7 @@ def _install() -> None:
     T_.__rmatmul__ = lambda self, other: matmul(other, self) if isinstance(
         other, Tensor) else NotImplemented
     T_.__neg__ = neg
-    T_.__pos__ = lambda self: self
+    T_.__pos__ = _positive
     T_.__abs__ = abs
     T_.__floordiv__ = _operator(floor_divide)
     T_.__rfloordiv__ = _operator(lambda self, other: floor_divide(operand(other), self))

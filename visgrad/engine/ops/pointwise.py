@@ -372,6 +372,8 @@ class ReluBackward0(FormulaNode):
 
 
 def relu(x):
+    if x._data.dtype.kind == "b":
+        raise RuntimeError("Boolean inputs not supported for relu")
     xp = x._backend.xp
     # zero first: numpy then keeps -0.0 (and nan) as torch's relu does
     out = wrap(xp.maximum(x._data.dtype.type(0), x._data), x._backend)
@@ -385,6 +387,8 @@ class AbsBackward0(Node):
 
 
 def abs(x):  # noqa: A001 - torch's name
+    if x._data.dtype.kind == "b":
+        raise NotImplementedError('"abs_cpu" not implemented for \'Bool\'')
     return record(AbsBackward0, wrap(x._backend.xp.abs(x._data), x._backend), (x,), save=(x,))
 
 
@@ -396,7 +400,9 @@ class SignBackward0(Node):
 def sign(x):
     """Its derivative is zero almost everywhere, but torch still records it (so second
     derivatives of, say, l1_loss come out as zeros rather than an error)."""
-    return record(SignBackward0, wrap(x._backend.xp.sign(x._data), x._backend), (x,))
+    d = x._data
+    data = d.copy() if d.dtype.kind == "b" else x._backend.xp.sign(d)  # sign(True) is True
+    return record(SignBackward0, wrap(data, x._backend), (x,))
 
 
 class ClampBackward1(Node):
@@ -594,6 +600,9 @@ def logical_xor(a, b):
 
 
 def invert(x):
+    if x._data.dtype.kind not in "biu":
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                        "tensors")
     return wrap(~x._data, x._backend)
 
 

@@ -57,7 +57,9 @@ def mean(x, dim=None, keepdim=False, dtype=None):
     d = x._data
     np_dt = dtypes.as_dtype(dtype).np if dtype is not None else d.dtype
     if np_dt.kind != "f":
-        name = {"int64": "Long", "int32": "Int", "bool": "Bool"}.get(str(np_dt), str(np_dt))
+        from visgrad.engine.tensor import _SCALAR_NAME  # noqa: PLC0415
+
+        name = _SCALAR_NAME.get(str(np_dt), str(np_dt))
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {name}")
     xp = x._backend.xp
@@ -169,6 +171,9 @@ def _extreme(x, dim, keepdim, largest: bool):
         node = MaxBackward1 if largest else MinBackward1
         return record(node, out, (x,), save=(x, out))
     k = _wrap_dim(dim, d.ndim)
+    if d.ndim and d.shape[k] == 0:
+        raise IndexError(f"{'max' if largest else 'min'}(): Expected reduction dim {k} to have "
+                         "non-zero size.")
     if d.ndim == 0:
         values = wrap(d.copy(), x._backend)
         indices = wrap(xp.zeros((), dtype=dtypes.int64.np), x._backend)
@@ -204,23 +209,28 @@ def min(x, dim=None, keepdim=False):  # noqa: A001
     return _extreme(x, dim, keepdim, False)
 
 
-def argmax(x, dim=None, keepdim=False):
+def _arg_extreme(x, dim, keepdim: bool, name: str):
+    """argmax / argmin with torch's checks (no bools; a dim to reduce that is not empty)."""
     d = x._data
+    if d.dtype.kind == "b":
+        raise RuntimeError(f"{name}(): does not support bool input")
     if dim is None:
-        return wrap(d.argmax().reshape(()).astype(dtypes.int64.np), x._backend)
+        if d.size == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                             "input.numel() == 0.")
+        return wrap(getattr(d, name)().reshape(()).astype(dtypes.int64.np), x._backend)
     k = _wrap_dim(dim, d.ndim)
-    idx = d.argmax(axis=k)
-    if keepdim:
+    if d.ndim and d.shape[k] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {k} to have non-zero size.")
+    idx = getattr(d, name)(axis=k) if d.ndim else d.argmax()
+    if keepdim and d.ndim:
         idx = x._backend.xp.expand_dims(idx, k)
     return wrap(idx.astype(dtypes.int64.np), x._backend)
+
+
+def argmax(x, dim=None, keepdim=False):
+    return _arg_extreme(x, dim, keepdim, "argmax")
 
 
 def argmin(x, dim=None, keepdim=False):
-    d = x._data
-    if dim is None:
-        return wrap(d.argmin().reshape(()).astype(dtypes.int64.np), x._backend)
-    k = _wrap_dim(dim, d.ndim)
-    idx = d.argmin(axis=k)
-    if keepdim:
-        idx = x._backend.xp.expand_dims(idx, k)
-    return wrap(idx.astype(dtypes.int64.np), x._backend)
+    return _arg_extreme(x, dim, keepdim, "argmin")

@@ -13,12 +13,14 @@ def _prepare(x: Tensor, dim, dtype, name="softmax"):
         raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
     d = x._data
     k = _wrap_dim(dim, d.ndim) if d.ndim else _wrap_dim(dim, 0) * 0
-    if dtype is None and d.dtype.kind != "f":  # torch has no integer softmax kernels
+    if dtype is None and d.dtype.kind != "f" and d.size:  # torch has no integer kernels
         from visgrad.engine.tensor import _SCALAR_NAME  # noqa: PLC0415
 
         kernel = f"{name}_lastdim_kernel_impl" if k == max(d.ndim - 1, 0) else f"{name}_kernel_impl"
         type_name = _SCALAR_NAME[str(d.dtype)]
         raise NotImplementedError(f'"{kernel}" not implemented for \'{type_name}\'')
+    if d.size == 0 and dtype is None:  # nothing to compute: torch keeps the dtype
+        return d, k
     dt = dtypes.as_dtype(dtype).np if dtype is not None else float_dtype_for(d.dtype)
     if d.dtype != dt:
         d = d.astype(dt)
@@ -35,6 +37,8 @@ def softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
     xp = x._backend.xp
     if d.ndim == 0:
         out = wrap(xp.ones_like(d), x._backend)
+    elif d.size == 0:
+        out = wrap(d.copy(), x._backend)
     else:
         with quiet(xp):  # a row of -inf gives nan, silently
             e = xp.exp(d - d.max(axis=k, keepdims=True))
@@ -52,6 +56,8 @@ def log_softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
     xp = x._backend.xp
     if d.ndim == 0:
         out = wrap(xp.zeros_like(d), x._backend)
+    elif d.size == 0:
+        out = wrap(d.copy(), x._backend)
     else:
         with quiet(xp):
             shifted = d - d.max(axis=k, keepdims=True)
