@@ -257,6 +257,9 @@ AUTOGRAD = [
 
 CASTS_AND_CONVERSIONS = [
     case("relu-of-bools", lambda m: m.relu(m.tensor([True, False]))),
+    case("clamp-bools-min", lambda m: m.tensor([True, False]).clamp(min=True)),
+    case("clamp-bools-max", lambda m: m.tensor([True, False]).clamp(max=True)),
+    case("clamp-bools-both", lambda m: m.tensor([True, False]).clamp(False, True)),
     case("abs-of-bools", lambda m: m.abs(m.tensor([True]))),
     case("argmax-of-bools", lambda m: m.tensor([True, False]).argmax()),
     case("argmin-of-bools-dim", lambda m: m.tensor([True, False]).argmin(0)),

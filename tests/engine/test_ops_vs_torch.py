@@ -286,8 +286,10 @@ def test_integer_powers_of_a_bool_base_are_torchs():
 
     def program(lib):
         exponents = lib.tensor([-2, -1, 0, 3])
+        flags = lib.tensor([True, False])
         return [(str(r.dtype), r.tolist()) for r in
-                (lib.pow(True, exponents), lib.pow(False, exponents), True ** exponents)]
+                (lib.pow(True, exponents), lib.pow(False, exponents), True ** exponents,
+                 flags ** True, flags ** False)]
 
     assert program(vg) == program(torch)
 

@@ -257,6 +257,8 @@ def _power(xp, x, y):
 def pow(a, b):  # noqa: A001 - torch's name
     a, b = operand(a), operand(b)
     if promote(a, b).kind == "b":
+        if isinstance(a, Tensor) and b.__class__ is bool:  # torch's shortcuts for ** 1 and ** 0
+            return wrap(a._data.copy() if b else a._backend.xp.ones_like(a._data), a._backend)
         raise NotImplementedError('"pow" not implemented for \'Bool\'')
     if isinstance(a, Tensor) and not isinstance(b, Tensor):
         if a._data.dtype.kind in "biu" and b.__class__ is int and b < 0:
@@ -465,6 +467,10 @@ def clamp(x, min=None, max=None):  # noqa: A002 - torch's names
         return _clamp_tensors(x, min, max)
     xp = x._backend.xp
     d = x._data
+    if d.dtype.kind == "b" and all(b is None or b.__class__ is bool for b in (min, max)):
+        kernel = "clamp_scalar_cpu" if min is not None and max is not None else \
+            "clamp_min_scalar_cpu" if min is not None else "clamp_max_scalar_cpu"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
     dt = promote(x, 0.0 if float in (type(min), type(max)) else 0)  # int tensor, float bound
     if d.dtype != dt:
         d = d.astype(dt)
