@@ -65,6 +65,12 @@ def data_as(x, np_dtype):
     if isinstance(x, Tensor):
         d = x._data
         return d if d.dtype == np_dtype else d.astype(np_dtype)
+    if x.__class__ is int and np_dtype.kind in "iu" and np_dtype.itemsize < 8:
+        # torch casts the number to the tensor's dtype as C does: uint8 - 2 is 254
+        bits = 8 * np_dtype.itemsize
+        x %= 1 << bits
+        if np_dtype.kind == "i" and x >= 1 << (bits - 1):
+            x -= 1 << bits
     return x
 
 
