@@ -533,7 +533,7 @@ def _random_program(steps):
     return program
 
 
-@settings(max_examples=100, deadline=None)  # 15,000 more were run once by hand
+@settings(max_examples=100, deadline=None, derandomize=True)  # 15,000 more were run by hand
 @given(steps=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(sorted(_VIEWS)),
                                 st.sampled_from(sorted(_WRITES))), min_size=1, max_size=4))
 def test_random_views_and_in_place_writes_match_torch(steps):

@@ -65,7 +65,7 @@ def _assert_same(ours, theirs):
         np.testing.assert_allclose(ours[3], theirs[3], rtol=2e-3, atol=2e-3)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)  # the same examples every run
 @given(op=st.sampled_from(sorted(UNARY)), dtype=st.sampled_from(DTYPES),
        shape=st.sampled_from(SHAPES), seed=st.integers(0, 2**20))
 def test_unary_ops_over_dtypes_and_empty_shapes_match_torch(op, dtype, shape, seed):
@@ -74,7 +74,7 @@ def test_unary_ops_over_dtypes_and_empty_shapes_match_torch(op, dtype, shape, se
                  _seen(lambda: UNARY[op](torch, torch.tensor(data))))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)  # the same examples every run
 @given(op=st.sampled_from(BINARY), dtypes=st.tuples(*[st.sampled_from(DTYPES)] * 2),
        shapes=st.tuples(*[st.sampled_from(SHAPES[:5])] * 2),
        number=st.sampled_from([None, *sorted(NUMBERS)]), number_first=st.booleans(),
