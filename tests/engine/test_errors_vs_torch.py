@@ -120,6 +120,12 @@ MATMUL = [
 ]
 
 SHAPES = [
+    case("view-ambiguous-empty", lambda m: m.zeros(0).view(0, -1)),
+    case("reshape-ambiguous-empty", lambda m: m.zeros(2, 0).reshape(-1, 0)),
+    case("flatten-0d-dim-out-of-range", lambda m: m.tensor(1.0).flatten(2)),
+    case("permute-without-dims", lambda m: m.tensor(1.0).permute()),
+    case("narrow-0d", lambda m: m.tensor(1.0).narrow(0, 0, 1)),
+    case("slice-0d", lambda m: m.tensor(1.0)[1:]),
     case("reshape", lambda m: m.ones(2, 3).reshape(4)),
     case("reshape-infer", lambda m: m.ones(2, 3).reshape(-1, 4)),
     case("reshape-two-infers", lambda m: m.ones(2, 3).reshape(-1, -1)),

@@ -93,6 +93,8 @@ def select(x: Tensor, dim: int, index: int, *, real_dim: int | None = None) -> T
 
 
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    if x._data.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = _wrap_dim(dim, x._data.ndim)
     size = x._data.shape[d]
     if not -size <= start <= size:
@@ -171,6 +173,8 @@ def getitem(x: Tensor, key) -> Tensor:
                       shape=tuple(x._data.shape), index=key.index)
     single = not isinstance(key, tuple)
     items = (key,) if single else key
+    if x._data.ndim == 0 and single and isinstance(key, slice):
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
     if x._data.ndim == 0 and any(isinstance(i, int) and not isinstance(i, bool) or
                                  isinstance(i, Tensor) and i._data.dtype.kind in "iu"
                                  for i in items):

@@ -23,6 +23,10 @@ def _infer_shape(shape, numel: int) -> tuple:
         if s != -1:
             known *= s
     if -1 in shape:
+        if known == 0 and numel == 0:
+            raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} "
+                               "because the unspecified dimension size -1 can be any value and "
+                               "is ambiguous")
         if known == 0 or numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
         shape = tuple(numel // known if s == -1 else s for s in shape)
@@ -167,6 +171,7 @@ def unsafe_view(x: Tensor, shape) -> Tensor:
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x._data.ndim == 0:
+        _wrap_dim(start_dim, 0), _wrap_dim(end_dim, 0)  # torch's range checks still apply
         return reshape(x, 1)
     s, e = _wrap_dim(start_dim, x._data.ndim), _wrap_dim(end_dim, x._data.ndim)
     shape = x._data.shape
@@ -213,6 +218,8 @@ class PermuteBackward0(Node):
 
 
 def permute(x: Tensor, *dims) -> Tensor:
+    if not dims:
+        raise TypeError('permute() missing 1 required positional arguments: "dims"')
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     n = x._data.ndim
