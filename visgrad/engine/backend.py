@@ -109,6 +109,12 @@ def _distinct_positions(index) -> bool:
     return increasing
 
 
+def overlaps_itself(a) -> bool:
+    """Whether several elements of array ``a`` share one memory location (an expanded view:
+    a zero stride along a dim of more than one element)."""
+    return any(stride == 0 and size > 1 for size, stride in zip(a.shape, a.strides))
+
+
 def _writable_numpy(a):
     """``a`` itself, writable: numpy marks broadcast views read-only though the memory they
     show is not; this makes the same view of the memory's owner."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from visgrad.engine import grad_mode
 from visgrad.engine.autograd import make_view
+from visgrad.engine.backend import overlaps_itself
 from visgrad.engine.ops._common import Node, Tensor, operand, record, tensor_or_none, wrap
 from visgrad.engine.tensor import _wrap_dim
 
@@ -357,8 +358,7 @@ def setitem(x: Tensor, key, value) -> None:
             fill_(x, value if isinstance(value, Tensor) else
                   wrap(x._backend.xp.asarray(value, dtype=x._data.dtype), x._backend))
         return
-    if kind == "view" and any(stride == 0 and size > 1
-                              for size, stride in zip(x._data.shape, x._data.strides)):
+    if kind == "view" and overlaps_itself(x._data):
         # x shares memory between its elements (expanded): write only the part, as torch
         # writes x[key].copy_(value), or the other elements' old values would come back
         if not isinstance(value, Tensor):  # a number is copied from a 0-d tensor, as in torch

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from visgrad.engine import autograd, grad_mode
 from visgrad.engine.autograd import attach, bump_version, version_of
-from visgrad.engine.backend import view_positions
+from visgrad.engine.backend import overlaps_itself, view_positions
 from visgrad.engine.ops._common import Node, Tensor, operand, record, wrap
 from visgrad.engine.tensor import _SCALAR_NAME
 
@@ -65,8 +65,7 @@ def apply_inplace(x: Tensor, compute, *others, one_value: bool = False) -> Tenso
             raise RuntimeError(f"result type {_SCALAR_NAME[str(data.dtype)]} can't be cast to the "
                                f"desired output type {_SCALAR_NAME[str(x._data.dtype)]}")
         data = data.astype(x._data.dtype)
-    if not one_value and any(stride == 0 and size > 1
-                             for size, stride in zip(x._data.shape, x._data.strides)):
+    if not one_value and overlaps_itself(x._data):
         raise RuntimeError(OVERLAP_MESSAGE)
     target = x._backend.writable(x._data)  # numpy marks broadcast views (and theirs) read-only
     try:
@@ -115,8 +114,7 @@ def _rebase(view: Tensor, fn: Node) -> None:
            ((tuple(base._data.shape), base._data.dtype), *fn._input_meta[1:]),
            fn=fn, positions=positions, view_shape=tuple(view._data.shape),
            numel=int(base._data.size), mask=wrap(mask.reshape(base._data.shape), backend),
-           overlaps=any(stride == 0 and size > 1
-                        for size, stride in zip(view._data.shape, view._data.strides)))
+           overlaps=overlaps_itself(view._data))
     view._view_at = -1  # its history is now the base's, seen through the view
     autograd.refresh_view(view)
 

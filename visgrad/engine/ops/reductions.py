@@ -222,7 +222,7 @@ def _arg_extreme(x, dim, keepdim: bool, name: str):
     k = _wrap_dim(dim, d.ndim)
     if d.ndim and d.shape[k] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {k} to have non-zero size.")
-    idx = getattr(d, name)(axis=k) if d.ndim else d.argmax()
+    idx = getattr(d, name)(axis=k if d.ndim else None)  # a 0-d tensor: index 0
     if keepdim and d.ndim:
         idx = x._backend.xp.expand_dims(idx, k)
     return wrap(idx.astype(dtypes.int64.np), x._backend)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from visgrad.engine import autograd, grad_mode
 from visgrad.engine.autograd import make_view
-from visgrad.engine.backend import view_positions
+from visgrad.engine.backend import overlaps_itself, view_positions
 from visgrad.engine.ops._common import Node, Tensor, promote, record, same_backend, wrap
 from visgrad.engine.tensor import Size, _wrap_dim, sum_to
 
@@ -127,8 +127,7 @@ def refresh_view(t: Tensor) -> None:
     if not base._requires_grad:
         return
     flat = view_positions(t._data, base._data).reshape(-1)
-    overlaps = any(stride == 0 and size > 1  # an expanded view: add, not set
-                   for size, stride in zip(t._data.shape, t._data.strides))
+    overlaps = overlaps_itself(t._data)  # an expanded view: add, not set
     t._grad_fn = None
     with grad_mode.enable_grad():
         record(AsStridedBackward0, t, (base,), shape=tuple(base._data.shape),
