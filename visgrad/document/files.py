@@ -43,7 +43,7 @@ from typing import Any
 
 import networkx as nx
 
-from visgrad.document import expressions, layout, registry
+from visgrad.document import collector, expressions, layout, registry
 from visgrad.document.model import (
     SETTINGS,
     DocumentError,
@@ -160,14 +160,15 @@ def loads(text: str | bytes, *, source: str = "<string>") -> GraphDocument:
     if len(text) > MAX_FILE_BYTES:
         raise GraphFileError(f"{source}: the text is {len(text):,} characters; the limit is "
                              f"{MAX_FILE_BYTES:,}")
-    data = _parse_json(text, source)
-    try:
-        if _SURROGATE.search(text):
-            _refuse_surrogates(data)
-        with expressions.parse_budget(MAX_PARSED_CHARS):
-            return _build(data)
-    except GraphFileError as exc:
-        raise GraphFileError(_shorten(f"{source}: {exc}")) from None
+    with collector.paused():  # the JSON and the document: many objects, all kept
+        data = _parse_json(text, source)
+        try:
+            if _SURROGATE.search(text):
+                _refuse_surrogates(data)
+            with expressions.parse_budget(MAX_PARSED_CHARS):
+                return _build(data)
+        except GraphFileError as exc:
+            raise GraphFileError(_shorten(f"{source}: {exc}")) from None
 
 
 def _shorten(message: str) -> str:

@@ -30,7 +30,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmapCache, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QStyleOptionGraphicsItem
 
-from visgrad.document import validation
+from visgrad.document import collector, validation
 from visgrad.document.model import DocumentError, Edge, GraphDocument, Hook
 from visgrad.document.operations import (
     AddNode,
@@ -123,7 +123,7 @@ class GraphScene(QGraphicsScene):
         # Python for the others (NoIndex asks every item its boundingRect, every frame)
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.overview = Overview(self._overview_changed)
-        with self.overview.quiet():
+        with self.overview.quiet(), collector.paused():
             for node in self.document:
                 self.overview.add_card(node)
             for edge in self.document.edges:
