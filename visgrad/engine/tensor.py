@@ -7,6 +7,7 @@ brought to the host explicitly (``numpy()``, ``tolist()``, ``item()``, printing)
 
 from __future__ import annotations
 
+import math
 import warnings
 
 from numpy import asarray as _np_asarray
@@ -660,22 +661,26 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         start, end = 0, start
     backend = get_backend(device or _default_device[0])
     if dtype is None:
-        is_int = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end, step))
+        is_int = all(isinstance(v, int) for v in (start, end, step))  # bools count, as in torch
         dt = dtypes.int64 if is_int else dtypes.default_float
     else:
         dt = dtypes.as_dtype(dtype)
-    if step == 0:
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {start:g} -> {end:g}")
+    if step == 0 or step != step:  # torch names a nan step so too
         raise RuntimeError("step must be nonzero")
     if not dt.is_floating_point and int(step) == 0:
         raise ValueError("step must be nonzero")
-    import math  # noqa: PLC0415
-
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     count = max(0, math.ceil((end - start) / step))
     xp = backend.xp
     if dt.is_floating_point:
         # start + i * step in float64, then rounded to the dtype. (torch's CPU kernel computes
         # vectorised chunks in the dtype itself, so its last bit depends on the SIMD width.)
         data = (xp.arange(count, dtype="float64") * float(step) + float(start)).astype(dt.np)
+    elif dt is dtypes.int64 and isinstance(start, int) and isinstance(step, int):
+        data = xp.arange(start, start + count * step, step, dtype=dt.np)  # the same, at once
     else:
         data = (xp.arange(count, dtype="int64") * int(step) + int(start)).astype(dt.np)
     out = Tensor._wrap(data, backend)

@@ -168,7 +168,68 @@ def _check_bounds(advanced: list, shape: tuple) -> None:
         k += 1
 
 
+def _take(data, index: tuple, advanced: list, backend):
+    """``data[index]``, refusing out-of-range integers with torch's message. numpy checks the
+    bounds itself, so the message is worked out only when it refuses; other backends (CuPy
+    does not check) are checked first."""
+    if backend.name != "numpy":
+        _check_bounds(advanced, tuple(data.shape))
+        _check_broadcast(advanced)
+        return data[index]
+    try:
+        return data[index]
+    except IndexError:
+        _check_bounds(advanced, tuple(data.shape))
+        _check_broadcast(advanced)
+        raise
+
+
+def _check_broadcast(advanced: list) -> None:
+    """torch's message for index tensors whose shapes do not broadcast (a mask counts as one
+    index per dim, each as long as the mask has true elements)."""
+    shapes = []
+    for _, idx in advanced:
+        if idx.dtype.kind == "b":
+            shapes += [(int(idx.sum()),)] * idx.ndim
+        else:
+            shapes.append(tuple(idx.shape))
+    merged: list[int] = []
+    for shape in shapes:
+        for k, size in enumerate(reversed(shape)):
+            if k == len(merged):
+                merged.append(size)
+            elif merged[k] == 1:
+                merged[k] = size
+            elif size not in (1, merged[k]):
+                listed = ", ".join("[" + ", ".join(map(str, s)) + "]" for s in shapes)
+                raise IndexError("shape mismatch: indexing tensors could not be broadcast "
+                                 f"together with shapes {listed}")
+
+
+def _gather(x: Tensor, items: tuple) -> Tensor:
+    """``x[i]``, ``x[i, j]``...: integer index tensors only, one per leading dim (the pick of
+    each row's label in a loss), without the general walk over the key."""
+    backend = x._backend
+    for i in items:
+        if i._backend is not backend:
+            raise RuntimeError("indices should be either on cpu or on the same device as the "
+                               "indexed tensor")
+    index = tuple(i._data for i in items)
+    data = _take(x._data, index, list(enumerate(index)), backend)
+    return record(IndexBackward0, wrap(data, backend), (x,), shape=tuple(x._data.shape),
+                  index=index)
+
+
+def _integer_tensor(i) -> bool:
+    return i.__class__ is Tensor and i._data.ndim > 0 and i._data.dtype.kind == "i"
+
+
 def getitem(x: Tensor, key) -> Tensor:
+    if key.__class__ is tuple:
+        if 0 < len(key) <= x._data.ndim and all(_integer_tensor(i) for i in key):
+            return _gather(x, key)
+    elif _integer_tensor(key) and x._data.ndim:
+        return _gather(x, (key,))
     if isinstance(key, _Raw):
         return record(IndexBackward0, wrap(x._data[key.index], x._backend), (x,),
                       shape=tuple(x._data.shape), index=key.index)
@@ -226,14 +287,13 @@ def getitem(x: Tensor, key) -> Tensor:
         if out is x:  # nothing but full slices and ellipses: an alias, as torch returns
             return record(AliasBackward0, _view_of(x, x._data[...]), (x,))
         return out
-    _check_bounds(advanced, tuple(out._data.shape))
     index, pos = [], 0
     for d, idx in advanced:
         index.extend([slice(None)] * (d - pos))
         index.append(idx)
         pos = d + (idx.ndim if idx.dtype.kind == "b" else 1)
     index = tuple(index)
-    data = out._data[index]
+    data = _take(out._data, index, advanced, x._backend)
     return record(IndexBackward0, wrap(data, x._backend), (out,),
                   shape=tuple(out._data.shape), index=index)
 
