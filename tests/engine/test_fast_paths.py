@@ -375,6 +375,32 @@ def test_relu_gradient_keeps_torchs_zeros_and_nans():
     np.testing.assert_array_equal(ours.view(np.uint32), theirs.view(np.uint32))
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_where_or_zero_of_one_number_is_a_new_array_with_wheres_bits(dtype):
+    from visgrad.engine.backend import CPU
+
+    for value in (2.5, -0.0, 0.0, np.nan, -np.inf):
+        v = np.array(value, dtype=dtype)
+        for mask in (np.array(True), np.array(False), np.bool_(True), np.bool_(False), v > 0):
+            got = CPU.where_or_zero(mask, v)
+            want = np.where(mask, v, v.dtype.type(0))
+            assert isinstance(got, np.ndarray) and got.shape == () and got.dtype == want.dtype
+            assert got.tobytes() == want.tobytes(), (value, mask)
+            assert not np.shares_memory(got, v)  # where() of a forward must not alias its input
+
+
+@pytest.mark.parametrize("value", [-1.0, 2.0, 0.0, -0.0, float("nan")])
+@pytest.mark.parametrize("grad", [3.0, -0.0, float("nan"), float("-inf")])
+def test_relu_gradient_of_one_number_is_torchs(value, grad):
+    def program(lib):
+        x = lib.tensor(value, requires_grad=True)
+        x.relu().backward(lib.tensor(grad))
+        return x.grad
+
+    ours, theirs = program(vg).numpy(), program(torch).numpy()
+    assert ours.tobytes() == theirs.tobytes() and ours.shape == theirs.shape == ()
+
+
 @pytest.mark.parametrize("index", [
     (np.arange(4), np.array([2, 0, 2, 1])),        # distinct rows: assigned directly
     (np.array([3, 1, 3, 0]), np.array([2, 2, 2, 1])),  # repeated positions: added up

@@ -819,6 +819,9 @@ class BackwardIteration:
         heap, buffers, deps, fresh = self._heap, self._buffers, self._dependencies, self._fresh
         arrays = not self.create_graph
         retain = self.retain_graph
+        capturing = self._capture is not None
+        tiebreak, accumulator, wrap = self._tiebreak, AccumulateGrad, _Tensor._wrap
+        add_to_buffer = self._add_to_buffer
         while heap:
             node = heappop(heap)[1]
             grads = buffers.pop(node, None) or [None] * node._num_outputs
@@ -827,11 +830,11 @@ class BackwardIteration:
             # the record of the step, for a viewer: run() has none, so it makes none
             step = BackwardStep(self.index, node, ()) if self.history else None
             self.index += 1
-            if node._watched or self._capture is not None:
+            if node._watched or capturing:
                 if step is None:  # hooks and captures note what they did in it
                     step = BackwardStep(self.index - 1, node, ())
                 outputs = self._execute(node, grads, step)
-            elif node.__class__ is AccumulateGrad:
+            elif node.__class__ is accumulator:
                 if step is not None:
                     step.grads_in = tuple(grads)
                 self._accumulate(node, grads[0], step)
@@ -868,7 +871,8 @@ class BackwardIteration:
                     node._saved = None
             if step is not None:
                 step.outputs = outputs
-            # route the gradients to the next nodes
+            # route the gradients to the next nodes (_add_to_buffer and _push, written out for
+            # the common cases)
             for (nxt, nr), g in zip(node.next_functions, outputs):
                 if nxt is None:
                     continue
@@ -876,12 +880,20 @@ class BackwardIteration:
                 if buf is None:
                     buf = buffers[nxt] = [None] * nxt._num_outputs
                     buf[nr] = g
-                else:
-                    self._add_to_buffer(nxt, nr, g)
+                elif buf[nr] is None:
+                    buf[nr] = g
+                elif g is not None:
+                    old = buf[nr]
+                    if arrays and not fresh:
+                        buf[nr] = wrap(old._data + g._data, old._backend)
+                    else:
+                        add_to_buffer(nxt, nr, g)
+                    old = None
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if left == 0:
-                    self._push(nxt)
+                    heappush(heap, (_ACC_FIRST + next(tiebreak) if nxt.__class__ is accumulator
+                                    else -nxt._seq, nxt))
             grads = outputs = g = None
             yield step
 
@@ -890,9 +902,15 @@ class BackwardIteration:
         promotes mixed dtypes differently from torch, so those take the Tensor path."""
         data = g._data
         dtype = data.dtype
+        saved = node._saved
+        if saved is None:
+            return node.saved_tensors  # raises: freed
         args = []
-        for value in node.saved_tensors:
-            if isinstance(value, _Tensor):
+        for value, version in zip(saved, node._saved_versions):  # saved_tensors, written out
+            if version >= 0:  # a tensor (save() notes -1 for anything else)
+                vc = value._vc
+                if vc is not None and vc[0] != version:
+                    return node.saved_tensors  # raises: modified in place
                 value = value._data
                 if value.dtype != dtype:
                     return node.backward(g)

@@ -73,6 +73,10 @@ class Backend:
         """``where(mask, values, 0)`` for a float ``values`` of the mask's shape: the gradient
         of relu, clamp and friends. numpy's where is slow; clearing the bits of the values
         where the mask is off gives the same result (+0.0, not -0.0 or nan) three times faster."""
+        if values.ndim == 0 and (mask.__class__ is numpy.bool_ or
+                                 isinstance(mask, numpy.ndarray) and mask.ndim == 0):
+            # one number (a scalar graph): where() would cost ten times the choice itself
+            return values.copy() if mask else numpy.zeros_like(values)
         bits = _UNSIGNED.get(values.dtype.itemsize) if self.name == "numpy" else None
         if bits is None or not isinstance(mask, numpy.ndarray) or mask.ndim == 0 or \
                 mask.shape != values.shape or mask.dtype.kind != "b" or \

@@ -370,7 +370,8 @@ def sigmoid(x):
 
 class ReluBackward0(FormulaNode):
     def rule(self, F, g, y):
-        return (F.masked(y > 0, g),)
+        # torch's threshold_backward zeroes where y <= 0; a nan output passes g on
+        return (F.masked(~(y <= 0), g),)
 
 
 def relu(x):
