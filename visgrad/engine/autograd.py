@@ -118,19 +118,7 @@ class Node:
     def save(self, *values) -> None:
         """Keep values for backward; tensors remember their version to detect in-place edits
         (-1 marks a value that is not a tensor). NOTE [version counters]"""
-        self._saved = values
-        versions, outputs = [], []  # ints only, so the collector soon stops tracking them
-        for v in values:  # a loop, not generators: record() calls this for most ops
-            if isinstance(v, _Tensor):
-                vc = v._vc
-                versions.append(0 if vc is None else vc[0])
-                if v._grad_fn is self:
-                    outputs.append((len(versions) - 1, v._output_nr))
-            else:
-                versions.append(-1)
-        versions = tuple(versions)
-        self._saved_versions = _COMMON_VERSIONS.get(versions, versions)
-        self._saved_outputs = tuple(outputs) if outputs else ()
+        _save(self, values)
 
     @property
     def saved_tensors(self) -> tuple:
@@ -478,7 +466,7 @@ def record(node_cls, out, inputs, save=(), **attrs):
     out._grad_fn = node
     out._requires_grad = True
     if save:
-        node.save(*save)
+        _save(node, save)
     else:
         node._saved = node._saved_versions = node._saved_outputs = ()
     if attrs:
@@ -486,6 +474,23 @@ def record(node_cls, out, inputs, save=(), **attrs):
     if state.anomaly:
         node._anomaly_trace = "".join(traceback.format_stack()[:-2])
     return out
+
+
+def _save(node: Node, values: tuple) -> None:
+    """``node.save(*values)``; a plain function, because record() calls it for most ops."""
+    node._saved = values
+    versions, outputs = [], []  # ints only, so the collector soon stops tracking them
+    for v in values:  # a loop, not generators
+        if isinstance(v, _Tensor):
+            vc = v._vc
+            versions.append(0 if vc is None else vc[0])
+            if v._grad_fn is node:
+                outputs.append((len(versions) - 1, v._output_nr))
+        else:
+            versions.append(-1)
+    versions = tuple(versions)
+    node._saved_versions = _COMMON_VERSIONS.get(versions, versions)
+    node._saved_outputs = tuple(outputs) if outputs else ()
 
 
 def attach(node_cls, out, edges, metas, **attrs):
