@@ -493,6 +493,14 @@ def _save(node: Node, values: tuple) -> None:
     node._saved_outputs = tuple(outputs) if outputs else ()
 
 
+def _one_like(t):
+    """The gradient ``backward()`` starts from: a one of ``t``'s shape and dtype."""
+    d = t._data
+    if d.ndim == 0:  # the usual loss: one number, made without ones()' Python-level work
+        return _Tensor._wrap(t._backend.xp.asarray(1, dtype=d.dtype), t._backend)
+    return _Tensor._wrap(t._backend.xp.ones(d.shape, dtype=d.dtype), t._backend)
+
+
 def attach(node_cls, out, edges, metas, **attrs):
     """Make ``out``'s grad_fn a new ``node_cls`` with these edges and input metadata, for the
     few nodes whose edges are not those of their inputs (CopySlices takes its op's)."""
@@ -601,8 +609,7 @@ class BackwardIteration:
 
     def __init__(self, tensors, grad_tensors=None, retain_graph=None, create_graph=False,
                  inputs=None, accumulate=True, allow_unused=False):
-        from visgrad.engine.tensor import Tensor, _scalar_one_like  # noqa: PLC0415
-
+        Tensor = _Tensor  # noqa: N806 - the class, set by visgrad.engine.tensor
         tensors = list(tensors)
         grad_tensors = list(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
         if len(grad_tensors) != len(tensors):
@@ -634,7 +641,7 @@ class BackwardIteration:
             if g is None:
                 if t._data.size != 1:
                     raise RuntimeError("grad can be implicitly created only for scalar outputs")
-                g = _scalar_one_like(t)
+                g = _one_like(t)
             else:
                 if not isinstance(g, Tensor):
                     g = Tensor._wrap(t._backend.asarray(g, t._data.dtype), t._backend)

@@ -449,10 +449,6 @@ def _wrap_dim(dim: int, ndim: int) -> int:
 
 # ---- helpers the engine shares ----------------------------------------------------------------
 
-def _scalar_one_like(t: Tensor) -> Tensor:
-    return Tensor._wrap(t._backend.xp.ones(t._data.shape, dtype=t._data.dtype), t._backend)
-
-
 def zeros_for(shape, np_dtype, backend: Backend = CPU) -> Tensor:
     return Tensor._wrap(backend.xp.zeros(shape, dtype=np_dtype), backend)
 
