@@ -7,6 +7,7 @@ concern, the validation kept up to date edit by edit, and the layout's crossing 
 
 from __future__ import annotations
 
+import gc
 import random
 from itertools import combinations
 
@@ -208,6 +209,7 @@ def test_items_are_made_only_where_the_view_shows_detail(canvas):
     assert scene.node_item(first.id) is not None
     assert len(scene.node_items()) == len(doc)  # asking for all makes all
     assert {item.node_id for item in scene.node_items()} == set(doc.nodes)
+    assert gc.isenabled()  # made with the collector paused, which comes back after
 
 
 def test_a_click_in_the_overview_selects_the_card_under_it(canvas, qtbot):

@@ -180,10 +180,11 @@ class GraphScene(QGraphicsScene):
     def materialize_all(self) -> None:
         for key in list(self.overview.tiles):
             self._materialized.add(key)
-        for node_id in list(self.overview.cards):
-            self._make_node_item(node_id)
-        for edge in list(self.overview.links):
-            self._make_edge_item(edge)
+        with collector.paused():  # thousands of items, all kept
+            for node_id in list(self.overview.cards):
+                self._make_node_item(node_id)
+            for edge in list(self.overview.links):
+                self._make_edge_item(edge)
 
     def _make_node_item(self, node_id: str, refresh: bool = True) -> NodeItem | None:
         """The card of ``node_id``, made now; ``refresh=False`` leaves its badges and values
