@@ -207,9 +207,12 @@ def test_items_are_made_only_where_the_view_shows_detail(canvas):
     cards, edges = scene.made_items()
     assert 0 < cards < len(doc) and 0 < edges < len(doc.edges)
     assert scene.node_item(first.id) is not None
-    assert len(scene.node_items()) == len(doc)  # asking for all makes all
+    assert len(scene.node_items()) == len(doc)  # asking for all cards makes all cards
     assert {item.node_id for item in scene.node_items()} == set(doc.nodes)
+    assert scene.made_items() == (len(doc), edges)  # and no edge item more
     assert gc.isenabled()  # made with the collector paused, which comes back after
+    assert len(scene.edge_items()) == len(doc.edges)
+    assert gc.isenabled()
 
 
 def test_a_click_in_the_overview_selects_the_card_under_it(canvas, qtbot):
@@ -224,6 +227,36 @@ def test_a_click_in_the_overview_selects_the_card_under_it(canvas, qtbot):
     assert scene.selected_node_ids() == [node.id]
     assert scene.overview.cards[node.id].selected  # the overview outlines it
     assert scene.made_items()[0] < len(doc)
+
+
+def test_after_select_all_a_drag_moves_cards_never_shown_and_their_edges_follow(canvas, qtbot):
+    doc = layered_graph(layers=20, width=12)
+    scene, view = canvas(doc)
+    for item in scene.node_items():  # what Select All does
+        item.setSelected(True)
+    first, far = doc.node("x0"), doc.node("loss")  # opposite ends of the layout
+    before = {node.id: node.position for node in doc}
+    show_at(view, 1.0, QPointF(*first.position))
+    card = scene.overview.cards[first.id]
+    start = view.mapFromScene(QPointF(card.x + 60, card.y + 12))  # on the header
+    end = start + QPoint(40, 30)
+    viewport = view.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(viewport, pos=start + QPoint(20, 15))
+    qtbot.mouseMove(viewport, pos=end)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+    moved = {node.id: (node.position[0] - before[node.id][0], node.position[1] - before[node.id][1])
+             for node in doc}
+    assert set(moved.values()) == {(40.0, 30.0)}  # every card, one undoable move
+    assert scene.editor.stack.count() == 1
+    # far away, never shown at detail: its edges get items where the cards now are
+    show_at(view, 1.0, QPointF(*far.position))
+    edges_in = [e for e in doc.edges if far.id in (e.source, e.target)]
+    assert edges_in
+    for edge in edges_in:
+        item = scene.edge_item(edge)
+        target = scene.node_item(edge.target).port(edge.target_port, False).scenePos()
+        assert item.path.pointAtPercent(1.0) == target
 
 
 def test_a_rubber_band_in_the_overview_selects_what_it_covers(canvas, qtbot):

@@ -229,8 +229,11 @@ class GraphScene(QGraphicsScene):
         return self._make_node_item(node_id) if node_id in self.overview.cards else None
 
     def node_items(self) -> list[NodeItem]:
-        """Every card (all are made: prefer :meth:`node_item` on big graphs)."""
-        self.materialize_all()
+        """Every card (all are made: prefer :meth:`node_item` on big graphs). Edges get their
+        items as their tiles come into view, as they do for a card made by ``node_item``."""
+        with collector.paused():  # Select All on 10,000 nodes: that many cards, all kept
+            for node_id in list(self.overview.cards):
+                self._make_node_item(node_id)
         return list(self._nodes.values())
 
     def edge_item(self, edge: Edge) -> EdgeItem | None:
