@@ -441,6 +441,16 @@ class Bench:
         results["remove_half"], _ = self.timed("remove_half", remove)
         results["undo_remove"], _ = self.timed("undo_remove", undo)
 
+        def select_all() -> None:  # Edit > Select All (Ctrl+A), then clear it again
+            for item in scene.node_items():
+                item.setSelected(True)
+            app.processEvents()
+            self.frame()
+
+        results["select_all"], _ = self.timed("select_all", select_all)
+        scene.clearSelection()
+        app.processEvents()
+
         def duplicate_all() -> None:  # Select All, Ctrl+D: as many nodes again, selected
             scene.select_nodes(list(doc.nodes))
             scene.paste_data(scene.copy_data(list(doc.nodes)))
@@ -614,6 +624,7 @@ ROWS = [
     ("relayout", "Ctrl+L with the scene shown (s)", "s"),
     ("remove_half", "delete every other node (s)", "s"),
     ("undo_remove", "  and undo that (s)", "s"),
+    ("select_all", "Select All (Ctrl+A), shown (s)", "s"),
     ("duplicate_all", "select all and duplicate (s)", "s"),
     ("undo_duplicate", "  and undo that (s)", "s"),
     ("select", "select a node: the inspector shows it (ms)", "ms"),
