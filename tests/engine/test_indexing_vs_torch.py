@@ -557,3 +557,73 @@ def test_random_views_and_in_place_writes_match_torch(steps):
     assert errors[0] == errors[1]
     if errors[1] is None:
         check_program(program, *make_inputs([leaf(3, 4), leaf(1)], "float64"))
+
+
+# ---- index tensors of other integer dtypes ------------------------------------------------------
+# torch reads a uint8 index tensor as a mask (with a deprecation warning), refuses int8 and int16,
+# and writes one byte mask and one number with masked_fill_, which refuses it.
+
+def _read(key):
+    return lambda m: m.arange(12.0).reshape(3, 4)[key(m)]
+
+
+def _write(key, value):
+    def program(m):
+        y = m.ones(3, 4, requires_grad=True) * 1
+        y[key(m)] = value(m)
+        return y
+
+    return program
+
+
+def _byte(m, values):
+    return m.tensor(values, dtype=m.uint8)
+
+
+BYTE_AND_SMALL_INT_INDICES = {
+    "read-int8": _read(lambda m: m.tensor([0, 1], dtype=m.int8)),
+    "read-int16": _read(lambda m: m.tensor([0, 1], dtype=m.int16)),
+    "read-int32": _read(lambda m: m.tensor([0, 2], dtype=m.int32)),
+    "read-int16-with-int64": _read(lambda m: (m.tensor([0, 1], dtype=m.int16), m.tensor([0, 1]))),
+    "read-uint8-mask": _read(lambda m: _byte(m, [1, 0, 1])),
+    "read-uint8-mask-2d": _read(lambda m: _byte(m, [[1, 0, 1, 0]] * 3)),
+    "read-uint8-mask-then-slice": _read(lambda m: (_byte(m, [1, 0, 1]), slice(1, None))),
+    "read-uint8-mask-wrong-shape": _read(lambda m: _byte(m, [1, 0])),
+    "write-uint8-mask-number": _write(lambda m: _byte(m, [1, 0, 1]), lambda m: 5.0),
+    "write-uint8-mask-0d": _write(lambda m: _byte(m, [1, 0, 1]), lambda m: m.tensor(5.0)),
+    "write-uint8-mask-after-slice": _write(lambda m: (slice(None), _byte(m, [1, 0, 1, 0])),
+                                           lambda m: 5.0),
+    "write-uint8-mask-row": _write(lambda m: _byte(m, [1, 0, 1]), lambda m: m.ones(4) * 5),
+    "write-uint8-mask-and-list": _write(lambda m: (_byte(m, [1, 0, 1]), m.tensor([0, 1])),
+                                        lambda m: 5.0),
+    "write-int16": _write(lambda m: m.tensor([1, 0], dtype=m.int16), lambda m: 5.0),
+}
+
+
+def _outcome(m, program):
+    import warnings  # noqa: PLC0415
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = program(m)
+        except (IndexError, RuntimeError) as exc:
+            result = (type(exc).__name__, str(exc))
+        else:
+            result = ("ok", out.detach().numpy().tolist(), str(out.dtype),
+                      out.grad_fn.name() if out.grad_fn is not None else None)
+    # torch's message adds where in its C++ it was raised
+    said = sorted({str(w.message).split(" (Triggered internally")[0] for w in caught
+                   if issubclass(w.category, UserWarning)})
+    return result, said
+
+
+@pytest.mark.parametrize("name", sorted(BYTE_AND_SMALL_INT_INDICES))
+def test_byte_and_small_int_index_tensors_are_read_as_torch_reads_them(name):
+    import torch  # noqa: PLC0415
+
+    import visgrad as vg  # noqa: PLC0415
+
+    program = BYTE_AND_SMALL_INT_INDICES[name]
+    theirs = _outcome(torch, program)
+    assert _outcome(vg, program) == theirs

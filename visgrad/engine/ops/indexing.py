@@ -6,7 +6,9 @@ arrays and boolean masks go through one IndexBackward0; ``x[i] = v`` is CopySlic
 
 from __future__ import annotations
 
-from visgrad.engine import grad_mode
+import warnings
+
+from visgrad.engine import dtypes, grad_mode
 from visgrad.engine.autograd import make_view
 from visgrad.engine.backend import overlaps_itself
 from visgrad.engine.ops._common import Node, Tensor, operand, record, tensor_or_none, wrap
@@ -135,14 +137,28 @@ def _to_backend_index(x: Tensor, i):
         data = i._data
     else:
         data = x._backend.asarray(i)
-    if data.dtype.kind not in "iub" and not (data.dtype.kind == "f" and data.size == 0):
+    kind, size = data.dtype.kind, data.dtype.itemsize
+    if kind == "u" and size == 1:  # torch reads a byte tensor as a mask
+        warnings.warn("indexing with dtype torch.uint8 is now deprecated, please use a dtype "
+                      "torch.bool instead.", UserWarning, stacklevel=4)
+        return data.astype(bool)
+    if not (kind == "b" or kind == "i" and size >= 4 or kind == "f" and data.size == 0):
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-    if data.dtype.kind == "f":  # an empty list
+    if kind == "f":  # an empty list
         data = data.astype(_INDEX_DTYPE)
     return data
 
 
+def _mask_dims(i) -> int:
+    """How many dims of the indexed tensor an index takes: a mask (bool, or byte as torch
+    reads it) as many as it has, anything else one."""
+    if isinstance(i, Tensor) and i._data.dtype.kind in "bu" and i._data.dtype.itemsize == 1:
+        return i._data.ndim
+    return 1
+
+
 _INDEX_DTYPE = "int64"
+_INTEGER_INDEX = frozenset((dtypes.int32.np, dtypes.int64.np))
 
 
 def _check_mask(mask, shape: tuple, dim: int) -> None:
@@ -221,7 +237,7 @@ def _gather(x: Tensor, items: tuple) -> Tensor:
 
 
 def _integer_tensor(i) -> bool:
-    return i.__class__ is Tensor and i._data.ndim > 0 and i._data.dtype.kind == "i"
+    return i.__class__ is Tensor and i._data.ndim > 0 and i._data.dtype in _INTEGER_INDEX
 
 
 def getitem(x: Tensor, key) -> Tensor:
@@ -245,7 +261,7 @@ def getitem(x: Tensor, key) -> Tensor:
     items = tuple(int(i.item()) if isinstance(i, Tensor) and i._data.ndim == 0 and
                   i._data.dtype.kind in "iu" else i for i in items)
     consumed = sum(
-        (i._data.ndim if isinstance(i, Tensor) and i._data.dtype.kind == "b" else 1)
+        _mask_dims(i)
         for i in items if i is not None and i is not Ellipsis and not isinstance(i, bool))
     if consumed > x._data.ndim:
         raise IndexError(f"too many indices for tensor of dimension {x._data.ndim}")
@@ -307,9 +323,8 @@ def _numpy_key(x: Tensor, items: tuple) -> tuple:
 def _setitem_kind(x: Tensor, items: tuple) -> str:
     """How torch writes ``x[items] = v``: "whole" (copy_ or fill_ on x itself), "index"
     (index_put_ on x: IndexPutBackward0) or "view" (into a view of x: CopySlices)."""
-    consumed = sum(i._data.ndim if isinstance(i, Tensor) and i._data.dtype.kind == "b" else 1
-                   for i in items if i is not None and i is not Ellipsis and
-                   not isinstance(i, bool))
+    consumed = sum(_mask_dims(i) for i in items
+                   if i is not None and i is not Ellipsis and not isinstance(i, bool))
     dim, full_only, advanced = 0, True, False
     for i in items:
         if i is Ellipsis:
@@ -320,7 +335,7 @@ def _setitem_kind(x: Tensor, items: tuple) -> str:
             dim += 1
         elif _is_advanced(i):
             advanced = True
-            dim += i._data.ndim if isinstance(i, Tensor) and i._data.dtype.kind == "b" else 1
+            dim += _mask_dims(i)
         else:  # an int, None or a bool: the target is a view
             full_only = False
             dim += 0 if i is None or isinstance(i, bool) else 1
@@ -387,6 +402,13 @@ def setitem(x: Tensor, key, value) -> None:
     items = key if isinstance(key, tuple) else (key,)
     items = tuple(int(i.item()) if isinstance(i, Tensor) and i._data.ndim == 0 and
                   i._data.dtype.kind in "iu" else i for i in items)
+    advanced_items = [i for i in items if _is_advanced(i)]
+    if len(advanced_items) == 1 and isinstance(advanced_items[0], Tensor) and \
+            advanced_items[0]._data.dtype == dtypes.uint8.np and \
+            (not isinstance(value, Tensor) or value._data.ndim == 0):
+        # torch writes one mask and one number with masked_fill_, which takes bools only
+        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
+                           "unsigned char")
     with grad_mode.no_grad():
         slot_shape = tuple(getitem(x, items)._data.shape)  # raises torch's index errors
     kind = _setitem_kind(x, items)
