@@ -179,6 +179,8 @@ def _check_bounds(advanced: list, shape: tuple) -> None:
         size = shape[d]
         bad = (idx >= size) | (idx < -size)
         if idx.size and bool(bad.any()):
+            if not size:  # torch's message for an empty dim names neither index nor dim
+                raise IndexError("index is out of bounds for dimension with size 0")
             value = int(idx.reshape(-1)[bad.reshape(-1).argmax()])
             raise IndexError(f"index {value} is out of bounds for dimension {k} with size {size}")
         k += 1
@@ -189,14 +191,14 @@ def _take(data, index: tuple, advanced: list, backend):
     bounds itself, so the message is worked out only when it refuses; other backends (CuPy
     does not check) are checked first."""
     if backend.name != "numpy":
-        _check_bounds(advanced, tuple(data.shape))
         _check_broadcast(advanced)
+        _check_bounds(advanced, tuple(data.shape))
         return data[index]
     try:
         return data[index]
-    except IndexError:
-        _check_bounds(advanced, tuple(data.shape))
+    except IndexError:  # torch looks at the shapes before the values
         _check_broadcast(advanced)
+        _check_bounds(advanced, tuple(data.shape))
         raise
 
 
@@ -240,6 +242,22 @@ def _integer_tensor(i) -> bool:
     return i.__class__ is Tensor and i._data.ndim > 0 and i._data.dtype in _INTEGER_INDEX
 
 
+def _past_the_last_dim(x: Tensor, out: Tensor, i, dim: int, position: int) -> None:
+    """An index that lands past the last dim (only several ellipses get it there): torch's
+    error for each kind, or nothing for a whole slice, which torch skips."""
+    if isinstance(i, slice):
+        if (i.start is None or i.start == 0) and i.stop is None and i.step in (None, 1):
+            return
+        n = out._data.ndim
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {dim})")
+    if isinstance(i, int) or hasattr(i, "__index__") and not _is_advanced(i):
+        raise IndexError(f"index {int(i)} is out of bounds for dimension {position} with "
+                         "size 0")
+    raise IndexError(f"too many indices for tensor of dimension {x._data.ndim} "
+                     f"(got {dim + _mask_dims(i)})")
+
+
 def getitem(x: Tensor, key) -> Tensor:
     if key.__class__ is tuple:
         if 0 < len(key) <= x._data.ndim and all(_integer_tensor(i) for i in key):
@@ -266,6 +284,7 @@ def getitem(x: Tensor, key) -> Tensor:
     if consumed > x._data.ndim:
         raise IndexError(f"too many indices for tensor of dimension {x._data.ndim}")
     out, dim, advanced = x, 0, []
+    several_ellipses = sum(i is Ellipsis for i in items) > 1
     for position, i in enumerate(items):  # torch names a bad int index by its position
         if i is None:
             out = out.unsqueeze(dim)
@@ -274,6 +293,8 @@ def getitem(x: Tensor, key) -> Tensor:
         if i is Ellipsis:
             dim += x._data.ndim - consumed
             continue
+        if several_ellipses and dim >= out._data.ndim and not isinstance(i, bool):
+            _past_the_last_dim(x, out, i, dim, position)  # each ellipsis spans the rest
         if isinstance(i, bool):  # torch: a new dim, indexed by the mask tensor([i])
             out = out.unsqueeze(dim)
             advanced.append((dim, x._backend.xp.asarray([i])))
@@ -282,18 +303,24 @@ def getitem(x: Tensor, key) -> Tensor:
         if isinstance(i, int) or hasattr(i, "__index__") and not _is_advanced(i):
             out = select(out, dim, int(i), real_dim=position)
         elif isinstance(i, slice):
-            size = out._data.shape[dim]
-            start, stop, step = i.indices(size) if (i.step or 1) > 0 else (0, 0, 1)
             if i.step is not None and i.step <= 0:
-                raise ValueError("step must be greater than zero")
-            if single or (start, stop, step) != (0, size, 1):
+                raise ValueError("slice step cannot be zero" if i.step == 0 else
+                                 "step must be greater than zero")
+            # torch skips a slice that is whole as written: from 0 (or nothing) to the end or
+            # past it, step 1; x[-3:] of three rows is still a slice
+            whole = (i.start is None or i.start == 0) and (i.step is None or i.step == 1) and \
+                (i.stop is None or i.stop >= out._data.shape[dim])
+            if single or not whole:
                 out = _slice(out, dim, i)
             dim += 1
         elif _is_advanced(i):
-            idx = _to_backend_index(x, i)
+            try:
+                idx = _to_backend_index(x, i)
+            except IndexError as exc:  # torch refuses the dtype after the ints are applied
+                advanced.append((dim, exc))
+                dim += 1
+                continue
             advanced.append((dim, idx))
-            if idx.dtype.kind == "b":
-                _check_mask(idx, tuple(out._data.shape), dim)
             dim += idx.ndim if idx.dtype.kind == "b" else 1
         else:
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
@@ -303,6 +330,14 @@ def getitem(x: Tensor, key) -> Tensor:
         if out is x:  # nothing but full slices and ellipses: an alias, as torch returns
             return record(AliasBackward0, _view_of(x, x._data[...]), (x,))
         return out
+    # torch checks the index tensors once every int, slice and None is applied: first all
+    # their dtypes, then the shapes of the masks
+    for d, idx in advanced:
+        if isinstance(idx, IndexError):
+            raise idx
+    for d, idx in advanced:
+        if idx.dtype.kind == "b":
+            _check_mask(idx, tuple(out._data.shape), d)
     index, pos = [], 0
     for d, idx in advanced:
         index.extend([slice(None)] * (d - pos))
