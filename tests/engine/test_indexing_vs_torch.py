@@ -101,6 +101,16 @@ def written(key, value=lambda m, v: v, base=lambda a: a * 1):
 
 
 SETITEM = [
+    case("negative-whole-slice", written(slice(-2, None), lambda m: 7.0), leaf(2, 3)),
+    case("whole-slice-then-negative-whole", written((slice(None), slice(-3, None)),
+                                                    lambda m: 7.0), leaf(2, 3)),
+    case("false-writes-nothing", written(False, lambda m: 7.0), leaf(2, 3)),
+    case("true-copies", written(True, lambda m, v: v), leaf(2, 3), leaf(3)),
+    case("false-in-a-tuple", written((False, 0), lambda m, v: v), leaf(2, 3), leaf(3)),
+    case("into-an-empty-tensor", written(slice(None, None, 2), lambda m: 3.0), leaf(3, 0)),
+    case("list-into-an-empty-tensor", written([1, 2, -1], lambda m, v: v), leaf(3, 0), leaf()),
+    case("index-put-value-with-leading-ones",
+         written([0, 1], lambda m, v: v.reshape(1, 1, 3)), leaf(2, 3), leaf(3)),
     case("int", written(0), leaf(2, 3), leaf(3)),
     case("int-python-float", written(0, lambda m: 2.5), leaf(2, 3)),
     case("int-python-int", written(1, lambda m: 3), leaf(2, 3)),
@@ -725,4 +735,63 @@ def test_random_keys_index_as_in_torch(case):
     if theirs[0] == "ok" and not np.prod(theirs[1]) and ours[0] == "IndexError" and \
             "out of bounds" in ours[1]:
         return  # an empty result: torch skips the bounds check (see above)
+    assert ours == theirs
+
+
+def _write_outcome(m, shape, items, single, value_kind, value_shape):
+    import warnings  # noqa: PLC0415
+
+    a = m.arange(float(np.prod(shape))).reshape(shape).requires_grad_()
+    y = a * 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if value_kind == "number":
+            value = 7.5
+        elif value_kind == "0d":
+            value = m.tensor(-2.0, requires_grad=True)
+        else:
+            value = (m.arange(float(np.prod(value_shape))).reshape(value_shape) + 100)
+            value.requires_grad_()
+        try:
+            y[_key(m, items, single)] = value
+        except (IndexError, RuntimeError, ValueError, TypeError) as exc:
+            return (type(exc).__name__, str(exc).split(" (Triggered internally")[0])
+        seen = ("ok", y.detach().numpy().tolist(), y.grad_fn.name())
+        y.sum().backward()
+        value_grad = value.grad if isinstance(value, m.Tensor) else None
+        return seen + (a.grad.numpy().tolist(),
+                       None if value_grad is None else value_grad.numpy().tolist())
+
+
+def _known_gap(ours, theirs) -> bool:
+    """Where torch's answer depends on which of two problems its kernel meets first."""
+    if ours[0] == "IndexError" and "out of bounds" in ours[1]:
+        # torch checks bounds only while writing: after the value's shape, and not at all
+        # when nothing is written
+        return theirs[0] == "ok" or "shape mismatch: value tensor" in theirs[1]
+    # index_put_ looks at the masks before the dtypes of the other index tensors
+    return "The shape of the mask" in theirs[1] and "used as indices" in ours[1]
+
+
+@st.composite
+def _writing(draw):
+    shape, items, single, _ = draw(_indexing())
+    value_kind = draw(st.sampled_from(["number", "0d", "tensor"]))
+    value_shape = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    return shape, items, single, value_kind, value_shape
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)  # the same examples every run
+@given(case=_writing())
+def test_random_keys_write_as_in_torch(case):
+    import torch  # noqa: PLC0415
+
+    import visgrad as vg  # noqa: PLC0415
+
+    shape, items = case[:2]
+    if sum(item is Ellipsis for item in items) > 1:
+        return  # as for reading
+    theirs, ours = _write_outcome(torch, *case), _write_outcome(vg, *case)
+    if ours != theirs and _known_gap(ours, theirs):
+        return
     assert ours == theirs

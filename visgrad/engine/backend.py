@@ -115,8 +115,9 @@ def _distinct_positions(index) -> bool:
 
 def overlaps_itself(a) -> bool:
     """Whether several elements of array ``a`` share one memory location (an expanded view:
-    a zero stride along a dim of more than one element)."""
-    return any(stride == 0 and size > 1 for size, stride in zip(a.shape, a.strides))
+    a zero stride along a dim of more than one element). An empty array has no elements to
+    share one (numpy gives the dims before an empty one a zero stride)."""
+    return a.size > 0 and any(stride == 0 and size > 1 for size, stride in zip(a.shape, a.strides))
 
 
 def _writable_numpy(a):

@@ -242,6 +242,13 @@ def _integer_tensor(i) -> bool:
     return i.__class__ is Tensor and i._data.ndim > 0 and i._data.dtype in _INTEGER_INDEX
 
 
+def _whole_as_written(s: slice, size: int) -> bool:
+    """Whether torch skips slice ``s`` of a dim of ``size``: from 0 (or nothing) to the end or
+    past it, step 1, as written (``x[-3:]`` of three rows is still a slice)."""
+    return (s.start is None or s.start == 0) and (s.step is None or s.step == 1) and \
+        (s.stop is None or s.stop >= size)
+
+
 def _past_the_last_dim(x: Tensor, out: Tensor, i, dim: int, position: int) -> None:
     """An index that lands past the last dim (only several ellipses get it there): torch's
     error for each kind, or nothing for a whole slice, which torch skips."""
@@ -306,11 +313,7 @@ def getitem(x: Tensor, key) -> Tensor:
             if i.step is not None and i.step <= 0:
                 raise ValueError("slice step cannot be zero" if i.step == 0 else
                                  "step must be greater than zero")
-            # torch skips a slice that is whole as written: from 0 (or nothing) to the end or
-            # past it, step 1; x[-3:] of three rows is still a slice
-            whole = (i.start is None or i.start == 0) and (i.step is None or i.step == 1) and \
-                (i.stop is None or i.stop >= out._data.shape[dim])
-            if single or not whole:
+            if single or not _whole_as_written(i, out._data.shape[dim]):
                 out = _slice(out, dim, i)
             dim += 1
         elif _is_advanced(i):
@@ -366,7 +369,7 @@ def _setitem_kind(x: Tensor, items: tuple) -> str:
             dim += x._data.ndim - consumed
         elif isinstance(i, slice):
             size = x._data.shape[dim] if dim < x._data.ndim else 0
-            full_only &= i.indices(size) == (0, size, 1)
+            full_only &= _whole_as_written(i, size)
             dim += 1
         elif _is_advanced(i):
             advanced = True
@@ -437,17 +440,24 @@ def setitem(x: Tensor, key, value) -> None:
     items = key if isinstance(key, tuple) else (key,)
     items = tuple(int(i.item()) if isinstance(i, Tensor) and i._data.ndim == 0 and
                   i._data.dtype.kind in "iu" else i for i in items)
-    advanced_items = [i for i in items if _is_advanced(i)]
+    with grad_mode.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a byte mask's deprecation is said once, below
+        slot_shape = tuple(getitem(x, items)._data.shape)  # raises torch's index errors
+    advanced_items = [i for i in items if _is_advanced(i) or isinstance(i, bool)]
     if len(advanced_items) == 1 and isinstance(advanced_items[0], Tensor) and \
             advanced_items[0]._data.dtype == dtypes.uint8.np and \
-            (not isinstance(value, Tensor) or value._data.ndim == 0):
-        # torch writes one mask and one number with masked_fill_, which takes bools only
+            (not isinstance(value, Tensor) or value._data.size == 1):
+        # torch writes one mask and one number (or one element) with masked_fill_, which
+        # takes bools only
         raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
                            "unsigned char")
-    with grad_mode.no_grad():
-        slot_shape = tuple(getitem(x, items)._data.shape)  # raises torch's index errors
+    if key is False:  # torch writes nothing (the key selects nothing)
+        return
     kind = _setitem_kind(x, items)
-    advanced = any(_is_advanced(i) for i in items)
+    # a Python bool in a tuple is an index tensor to torch (the value then follows
+    # index_put_'s rules); a lone True is a new dim written by copy_
+    advanced = any(_is_advanced(i) for i in items) or (
+        isinstance(key, tuple) and any(isinstance(i, bool) for i in items))
     if kind == "view" and x._requires_grad and x._grad_fn is None and \
             grad_mode.is_grad_enabled():
         raise RuntimeError("a view of " + LEAF_MESSAGE)
@@ -464,6 +474,11 @@ def setitem(x: Tensor, key, value) -> None:
             raise RuntimeError("Index put requires the source and destination dtypes match, got "
                                f"{_SCALAR_NAME[str(x._data.dtype)]} for the destination and "
                                f"{_SCALAR_NAME[str(value._data.dtype)]} for the source.")
+        shape = tuple(value._data.shape)
+        while shape and shape[0] == 1:  # torch drops a value's leading ones first
+            shape = shape[1:]
+        if shape != tuple(value._data.shape):
+            value = view(value, *shape)
         if not _broadcastable(tuple(value._data.shape), slot_shape):
             raise RuntimeError(f"shape mismatch: value tensor of shape {list(value._data.shape)} "
                                f"cannot be broadcast to indexing result of shape "

@@ -306,8 +306,9 @@ def expand(x: Tensor, *sizes) -> Tensor:
                            f"the number of sizes provided ({len(sizes)}) must be greater or "
                            f"equal to the number of dimensions in the tensor ({len(shape)})")
     lead = len(sizes) - len(shape)
-    target = []
-    for i, s in enumerate(sizes):
+    target = [0] * len(sizes)
+    for i in reversed(range(len(sizes))):  # from the last dim, as torch checks them
+        s = sizes[i]
         if s == -1:
             if i < lead:
                 raise RuntimeError("The expanded size of the tensor (-1) isn't allowed in a "
@@ -318,7 +319,7 @@ def expand(x: Tensor, *sizes) -> Tensor:
                 f"The expanded size of the tensor ({s}) must match the existing size "
                 f"({shape[i - lead]}) at non-singleton dimension {i}.  Target sizes: "
                 f"{list(sizes)}.  Tensor sizes: {list(shape)}")
-        target.append(int(s))
+        target[i] = int(s)
     target = tuple(target)
     xp = x._backend.xp
     out = _view_of(x, xp.broadcast_to(x._data, target))
