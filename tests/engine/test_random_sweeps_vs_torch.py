@@ -7,6 +7,7 @@ Python bools as operands). About 15,000 examples were run once by hand; CI runs 
 """
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -103,3 +104,54 @@ def test_binary_ops_over_dtypes_and_numbers_match_torch(op, dtypes, shapes, numb
             "must be Tensor" in theirs[2] or "invalid combination of arguments" in theirs[2]):
         return  # torch's functional form wants a tensor there; visgrad takes the number
     _assert_same(_seen(lambda: run(vg)), theirs)
+
+
+# ---- reductions with dims, found by a sweep over dims, keepdim, dtypes and non-finite values ----
+
+def _bits(values) -> bytes:
+    """The float64 bits, every nan made one nan (its sign bit is an accident of the kernel)."""
+    a = np.asarray(values, dtype=np.float64)
+    return np.where(np.isnan(a), np.nan, a).tobytes()
+
+
+def _reduced(m, program):
+    x = m.tensor(program[0], requires_grad=program[0].dtype.kind == "f")
+    try:
+        y = program[1](m, x)
+    except (RuntimeError, IndexError) as exc:
+        return ("error", type(exc).__name__, str(exc))
+    seen = ("ok", str(y.dtype).removeprefix("torch."), tuple(y.shape),
+            _bits(y.tolist()))
+    if y.requires_grad:
+        y.sum().backward()
+        seen += (_bits(x.grad.tolist()),)
+    return seen
+
+
+@pytest.mark.parametrize("program", [
+    (np.array([[3, 1], [0, 5]]), lambda m, x: x.argmax(keepdim=True)),
+    (np.array([[3, 1], [0, 5]], dtype=np.uint8), lambda m, x: x.argmin(keepdim=True)),
+    (np.array([2.0, 7.0, 1.0]), lambda m, x: x.argmax(keepdim=False)),
+    (np.array(float("nan"), dtype=np.float32), lambda m, x: m.softmax(x, 0)),
+    (np.array(float("inf"), dtype=np.float32), lambda m, x: m.log_softmax(x, -1)),
+    (np.array(2.5, dtype=np.float64), lambda m, x: m.softmax(x, 0)),
+    (np.array(-1.5, dtype=np.float32), lambda m, x: m.log_softmax(x, 0)),
+], ids=["argmax-keepdim-all", "argmin-keepdim-all-uint8", "argmax-all", "softmax-0d-nan",
+        "log-softmax-0d-inf", "softmax-0d", "log-softmax-0d"])
+def test_reductions_at_the_edges_match_torch(program):
+    assert _reduced(vg, program) == _reduced(torch, program)
+
+
+def test_half_softmax_is_computed_in_float32_as_torch_does():
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((40, 6, 5)) * 2).astype(np.float16)
+    g = rng.standard_normal((40, 6, 5)).astype(np.float16)
+    results = {}
+    for m in (torch, vg):
+        t = m.tensor(x, requires_grad=True)
+        y = m.softmax(t, -1)
+        y.backward(m.tensor(g))
+        results[m.__name__] = (y.detach().numpy(), t.grad.numpy())
+    (ours, our_grad), (theirs, their_grad) = results["visgrad"], results["torch"]
+    # torch's last-dim kernel: exp and sums in float32, rounded once; so is its backward
+    assert ours.tobytes() == theirs.tobytes() and our_grad.tobytes() == their_grad.tobytes()

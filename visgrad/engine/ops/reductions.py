@@ -218,7 +218,8 @@ def _arg_extreme(x, dim, keepdim: bool, name: str):
         if d.size == 0:
             raise IndexError(f"{name}(): Expected reduction dim to be specified for "
                              "input.numel() == 0.")
-        return wrap(getattr(d, name)().reshape(()).astype(dtypes.int64.np), x._backend)
+        shape = (1,) * d.ndim if keepdim else ()  # keepdim keeps every dim, as ones
+        return wrap(getattr(d, name)().reshape(shape).astype(dtypes.int64.np), x._backend)
     k = _wrap_dim(dim, d.ndim)
     if d.ndim and d.shape[k] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {k} to have non-zero size.")

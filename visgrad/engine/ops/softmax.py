@@ -27,39 +27,61 @@ def _prepare(x: Tensor, dim, dtype, name="softmax"):
     return d, k
 
 
+def _widened(fn, d):
+    """``fn(d)`` for a row-wise formula: half precision is computed in float32 and rounded
+    once, as torch's kernels accumulate it; a 0-d tensor is a row of one."""
+    shape = d.shape
+    if d.ndim == 0:
+        d = d.reshape(1)
+    if d.dtype.itemsize == 2:
+        return fn(d.astype(_FLOAT32)).astype(d.dtype).reshape(shape)
+    return fn(d).reshape(shape)
+
+
 class SoftmaxBackward0(FormulaNode):
     def rule(self, F, g, y):
+        if F.arrays and g.dtype.itemsize == 2:  # half: in float32, as torch computes it
+            g32, y32 = g.astype(_FLOAT32), y.astype(_FLOAT32)
+            return ((y32 * (g32 - F.sum(g32 * y32, self.dim, True))).astype(g.dtype),)
         return (y * (g - F.sum(g * y, self.dim, True)),)
 
 
 def softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
     d, k = _prepare(x, dim, dtype)
     xp = x._backend.xp
-    if d.ndim == 0:
-        out = wrap(xp.ones_like(d), x._backend)
-    elif d.size == 0:
+    if d.size == 0:
         out = wrap(d.copy(), x._backend)
     else:
+        def fn(a):
+            e = xp.exp(a - a.max(axis=k, keepdims=True))
+            return e / e.sum(axis=k, keepdims=True)
+
         with quiet(xp):  # a row of -inf gives nan, silently
-            e = xp.exp(d - d.max(axis=k, keepdims=True))
-            out = wrap(e / e.sum(axis=k, keepdims=True), x._backend)
+            out = wrap(_widened(fn, d), x._backend)
     return record(SoftmaxBackward0, out, (x,), save=(out,), dim=k)
 
 
 class LogSoftmaxBackward0(FormulaNode):
     def rule(self, F, g, y):
+        if F.arrays and g.dtype.itemsize == 2:  # half: in float32, as torch computes it
+            g32, y32 = g.astype(_FLOAT32), y.astype(_FLOAT32)
+            return ((g32 - F.exp(y32) * F.sum(g32, self.dim, True)).astype(g.dtype),)
         return (g - F.exp(y) * F.sum(g, self.dim, True),)
 
 
 def log_softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
     d, k = _prepare(x, dim, dtype, "log_softmax")
     xp = x._backend.xp
-    if d.ndim == 0:
-        out = wrap(xp.zeros_like(d), x._backend)
-    elif d.size == 0:
+    if d.size == 0:
         out = wrap(d.copy(), x._backend)
     else:
+        def fn(a):
+            shifted = a - a.max(axis=k, keepdims=True)
+            return shifted - xp.log(xp.exp(shifted).sum(axis=k, keepdims=True))
+
         with quiet(xp):
-            shifted = d - d.max(axis=k, keepdims=True)
-            out = wrap(shifted - xp.log(xp.exp(shifted).sum(axis=k, keepdims=True)), x._backend)
+            out = wrap(_widened(fn, d), x._backend)
     return record(LogSoftmaxBackward0, out, (x,), save=(out,), dim=k)
+
+
+_FLOAT32 = dtypes.float32.np
