@@ -300,7 +300,49 @@ CLASS_ERRORS = {
                                                     lib.full((2, 4, 5), 7, dtype=lib.int64)),
     "3d_weight": lambda lib: F(lib).nll_loss(lib.zeros(2, 3, 5), lib.ones(2, 5, dtype=lib.int64),
                                              weight=lib.ones(2)),
+    "1d_float_target_dtype_first": lambda lib: F(lib).nll_loss(lib.zeros(4),
+                                                               lib.tensor([0.5, 0.0])),
+    "bce_logits_weight_widens": lambda lib: F(lib).binary_cross_entropy_with_logits(
+        lib.zeros(2, 1), lib.zeros(2, 1), weight=lib.ones(3)),
+    "bce_logits_pos_weight_widens": lambda lib: F(lib).binary_cross_entropy_with_logits(
+        lib.zeros(2, 1), lib.zeros(2, 1), pos_weight=lib.ones(4, 1, 1)),
+    "bce_logits_weight_mismatch": lambda lib: F(lib).binary_cross_entropy_with_logits(
+        lib.zeros(2, 1), lib.zeros(2, 1), weight=lib.ones(3, 3)),
+    "bce_logits_empty_weight": lambda lib: F(lib).binary_cross_entropy_with_logits(
+        lib.zeros(0, 3, 1), lib.zeros(0, 3, 1), weight=lib.ones(0)),
 }
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kind", ["nll_loss", "cross_entropy", "cross_entropy_smoothed"])
+def test_class_losses_of_an_empty_spatial_batch_match_torch(kind, reduction):
+    def program(lib):
+        x = lib.zeros(0, 4, 2, requires_grad=True)
+        target = lib.zeros(0, 2, dtype=lib.int64)
+        if kind == "nll_loss":
+            y = F(lib).nll_loss(x, target, reduction=reduction)
+        else:
+            y = F(lib).cross_entropy(x, target, reduction=reduction,
+                                     label_smoothing=0.1 if kind.endswith("smoothed") else 0.0)
+        y.sum().backward()
+        return y, x.grad
+
+    (ours, our_grad), (theirs, their_grad) = program(vg), program(torch)
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    np.testing.assert_array_equal(host(ours), host(theirs))
+    assert tuple(our_grad.shape) == tuple(their_grad.shape) == (0, 4, 2)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_of_probabilities_on_an_empty_batch_is_torchs_nan(weighted):
+    def program(lib):
+        x = lib.zeros(0, 3, requires_grad=True)
+        weight = lib.tensor([1.0, 2.0, 0.5]) if weighted else None
+        return F(lib).cross_entropy(x, lib.zeros(0, 3), weight=weight)
+
+    ours, theirs = program(vg), program(torch)
+    assert np.isnan(ours.item()) and np.isnan(theirs.item())
+    assert ours.grad_fn.name() == theirs.grad_fn.name() == "NegBackward0"
 
 
 @pytest.mark.parametrize("case", list(CLASS_ERRORS))

@@ -485,6 +485,9 @@ def _nll_loss_nd(input: Tensor, target: Tensor, weight, reduction: int,
     if input.ndim <= 2:
         if target.ndim > 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if target.dtype.name not in ("int64", "uint8"):  # before the 1-D size, as in torch
+            raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                               f"{_scalar_name(target)}")
         if input.ndim == 1 and target.ndim == 1 and target.shape[0] != 1:
             raise ValueError("For 1D input, 1D target must have size 1, but got target size: "
                              f"{target.shape[0]}")
@@ -506,8 +509,9 @@ def _nll_loss_nd(input: Tensor, target: Tensor, weight, reduction: int,
     out_size = [n] + list(input.shape[2:])
     if tuple(target.shape[1:]) != tuple(input.shape[2:]):
         raise RuntimeError(f"Expected target size {out_size}, got {list(target.shape)}")
-    flat_input = input.reshape(n, c, 1, -1)
-    flat_target = Tensor._wrap(target._data.reshape(n, 1, -1), target._backend)
+    rest = math.prod(input.shape[2:])  # not -1: an empty batch would leave it ambiguous
+    flat_input = input.reshape(n, c, 1, rest)
+    flat_target = Tensor._wrap(target._data.reshape(n, 1, rest), target._backend)
     out = _nll_loss_nd(flat_input, flat_target, weight, reduction, ignore_index)
     return out.reshape(*out_size) if reduction == 0 else out
 
@@ -543,8 +547,8 @@ def _cross_entropy_probabilities(input, target, weight, reduction: int,
         return -product.sum(class_dim)
     if reduction == 2:
         return -product.sum()
-    if input.numel() == 0:
-        return _div_scalar(-product.sum(), math.nan)
+    if input.numel() == 0:  # torch: the sum of nothing, filled with nan, negated
+        return -(product.sum().fill_(math.nan))
     return _div_scalar(-product.sum(), input.numel() // n_classes)
 
 
@@ -614,6 +618,18 @@ def _check_weight_broadcast(weight: Tensor, target_shape: tuple) -> None:
                                f"Mismatching argument at index 1 had {weight.size()}; but "
                                f"expected shape should be broadcastable to {result}")
         result[i] = shape[i]
+    if result != list(target_shape):  # torch multiplies the loss by the weight in place
+        raise RuntimeError(f"output with shape {list(target_shape)} doesn't match the broadcast "
+                           f"shape {result}")
+
+
+def _check_in_place_broadcast(shape: tuple, output: tuple, first: bool) -> None:
+    """torch's error for ``output_shaped.op_(other)`` when other would make it bigger (or
+    the two do not broadcast: ``first`` says which torch names as tensor a)."""
+    merged = list(_broadcast_shape(shape, output) if first else _broadcast_shape(output, shape))
+    if merged != list(output):
+        raise RuntimeError(f"output with shape {list(output)} doesn't match the broadcast "
+                           f"shape {merged}")
 
 
 def _check_same_dtype(input: Tensor, other: Tensor) -> None:
@@ -726,6 +742,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
                          f"({input.size()})")
     _check_no_requires_grad(weight, "weight", "binary_cross_entropy_with_logits")
     _check_no_requires_grad(pos_weight, "pos_weight", "binary_cross_entropy_with_logits")
+    # torch applies both in place to a target-shaped loss (pos_weight first in its message)
+    if pos_weight is not None:
+        _check_in_place_broadcast(tuple(pos_weight.shape), tuple(target.shape), first=True)
+    if weight is not None:
+        _check_in_place_broadcast(tuple(weight.shape), tuple(target.shape), first=False)
     xp = input._backend.xp
     dt = _loss_dtype(input, target)
     x = input._data.astype(dt, copy=False)
