@@ -628,3 +628,23 @@ def test_the_selection_the_inspector_follows_is_kept_as_cards_change(window, qtb
     assert agrees()
     scene.select_nodes([l3])
     assert window.inspector.node_id == l3
+
+
+def test_the_inspector_says_how_many_nodes_are_selected(window, qtbot):
+    window.open_example("l1_l4_network")
+
+    def title() -> str:
+        window.inspector.flush()
+        return next(label.text() for label in window.inspector.findChildren(QLabel)
+                    if label.objectName() == "nodeTitle")
+
+    assert title() == "Nothing selected"
+    window.select_all()
+    assert title() == f"{len(window.document)} nodes selected"
+    scene = window.scene
+    scene.select_nodes([window.document.node("l3").id, window.document.node("w1").id])
+    assert title() == "2 nodes selected"
+    scene.select_nodes([window.document.node("l3").id])
+    assert title() == "l3"
+    scene.clearSelection()
+    assert title() == "Nothing selected"

@@ -802,7 +802,7 @@ class MainWindow(QMainWindow):
     def _on_selection_changed(self) -> None:
         if self.scene is None:
             return
-        self.inspector.show_node(self.scene.single_selected_node())
+        self.inspector.show_node(self.scene.single_selected_node(), self.scene.selected_count())
 
     @guarded
     def _on_clean_changed(self, clean: bool) -> None:

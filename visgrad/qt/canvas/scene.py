@@ -910,6 +910,10 @@ class GraphScene(QGraphicsScene):
             return None
         return next(iter(self._selected_nodes))
 
+    def selected_count(self) -> int:
+        """How many cards are selected (kept as they are (de)selected, like the above)."""
+        return len(self._selected_nodes)
+
     def edge_item_selected(self, item: EdgeItem) -> None:
         self.overview.set_link_selected(item.edge, item.isSelected())
 

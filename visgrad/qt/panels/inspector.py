@@ -185,6 +185,7 @@ class InspectorPanel(QScrollArea):
         self.editor: DocumentEditor | None = None
         self._messages: Callable[[str], list[tuple[str, str]]] | None = None
         self.node_id: str | None = None
+        self.selected = 0  # how many cards are selected when no single one is shown
         self.editors: dict[str, QWidget] = {}
         self.fields: dict[str, QLabel] = {}
         self.error_label = QLabel()
@@ -215,10 +216,15 @@ class InspectorPanel(QScrollArea):
             self._subscriptions.append((signal, self._on_changed))
         self.rebuild()
 
-    def show_node(self, node_id: str | None) -> None:
+    def show_node(self, node_id: str | None, selected: int = 0) -> None:
+        """Show ``node_id``; with none, say how many cards are selected (``selected``)."""
         if node_id != self.node_id:
-            self.node_id = node_id
+            self.node_id, self.selected = node_id, selected
             self.rebuild()
+        elif node_id is None and selected != self.selected:
+            # a Select All changes the count once per card: show it when the loop is done
+            self.selected = selected
+            self._timer.start()
 
     @guarded
     def _on_changed(self, event: Any) -> None:
@@ -255,12 +261,19 @@ class InspectorPanel(QScrollArea):
         self.setWidget(page)
 
     def _build_empty(self, layout: QVBoxLayout) -> None:
-        title = QLabel("Nothing selected")
+        if self.selected > 1:
+            title = QLabel(f"{self.selected:,} nodes selected")
+            hint = QLabel("Select a single node to see its parameters, value, gradient, "
+                          "grad_fn and hooks.\n\nDrag one of the selected cards to move them "
+                          "all; Delete removes them, Ctrl+C copies them, Ctrl+D duplicates "
+                          "them.")
+        else:
+            title = QLabel("Nothing selected")
+            hint = QLabel("Select a node on the canvas to see its parameters, value, gradient, "
+                          "grad_fn and hooks.\n\nDrag nodes from the palette; drag from an "
+                          "output port to an input port to connect them. F10 steps forward, "
+                          "F11 steps backward.")
         title.setObjectName("nodeTitle")
-        hint = QLabel("Select a node on the canvas to see its parameters, value, gradient, "
-                      "grad_fn and hooks.\n\nDrag nodes from the palette; drag from an output "
-                      "port to an input port to connect them. F10 steps forward, F11 steps "
-                      "backward.")
         hint.setObjectName("hint")
         hint.setWordWrap(True)
         layout.addWidget(title)
