@@ -261,6 +261,16 @@ INDEXING = [
 ]
 
 AUTOGRAD = [
+    case("grad-of-no-inputs", lambda m: m.autograd.grad((m.ones(2, requires_grad=True) * 2).sum(),
+                                                        [])),
+    case("backward-of-no-inputs", lambda m: m.autograd.backward(
+        (m.ones(2, requires_grad=True) * 2).sum(), inputs=[])),
+    case("tensor-backward-of-no-inputs",
+         lambda m: (m.ones(2, requires_grad=True) * 2).sum().backward(inputs=[])),
+    case("gradient-shape-before-requires-grad",
+         lambda m: m.autograd.backward(m.ones(2, 3).detach() * 2, grad_tensors=m.ones(3))),
+    case("backward-inputs-that-do-not-require-grad", lambda m: m.autograd.backward(
+        (m.ones(2, requires_grad=True) * 2).sum(), inputs=[m.ones(2)])),
     case("int-tensor-requires-grad", lambda m: m.tensor([1, 2], requires_grad=True)),
     case("int-requires-grad_", lambda m: m.ones(2, dtype=m.int64).requires_grad_()),
     case("bool-factory-requires-grad", lambda m: m.zeros(2, dtype=m.bool, requires_grad=True)),

@@ -629,19 +629,17 @@ class BackwardIteration:
         self._heap: list = []
         self._tiebreak = itertools.count()
         self._steps = None  # the generator of steps, made on the first one
-        roots = []
+        # torch checks every gradient given against its output first, then that each output
+        # requires grad
+        grads = []
         for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
             if not isinstance(t, Tensor):
                 raise TypeError(f"expected a Tensor as output {i}, got {type(t).__name__}")
             if t._base is not None:
                 refresh_view(t)
-            if not t._requires_grad:
-                raise RuntimeError(
-                    f"element {i} of tensors does not require grad and does not have a grad_fn")
             if g is None:
-                if t._data.size != 1:
+                if t._requires_grad and t._data.size != 1:
                     raise RuntimeError("grad can be implicitly created only for scalar outputs")
-                g = _one_like(t)
             else:
                 if not isinstance(g, Tensor):
                     g = Tensor._wrap(t._backend.asarray(g, t._data.dtype), t._backend)
@@ -651,7 +649,13 @@ class BackwardIteration:
                         f"output[{i}] has a shape of {t.shape}.")
                 if not self.create_graph and g._requires_grad:
                     g = g.detach()
-            roots.append((gradient_edge(t), g))
+            grads.append(g)
+        roots = []
+        for i, (t, g) in enumerate(zip(tensors, grads)):
+            if not t._requires_grad:
+                raise RuntimeError(
+                    f"element {i} of tensors does not require grad and does not have a grad_fn")
+            roots.append((gradient_edge(t), _one_like(t) if g is None else g))
 
         # Captures (autograd.grad and backward(inputs=...)): where each input's gradient arrives.
         self._capture: dict[tuple, int] | None = None
@@ -664,6 +668,9 @@ class BackwardIteration:
                 if isinstance(t, Tensor) and t._base is not None:
                     refresh_view(t)
                 if not isinstance(t, Tensor) or not t._requires_grad:
+                    if accumulate:  # backward(inputs=...) retains the grads of its inputs
+                        raise RuntimeError("can't retain_grad on Tensor that has "
+                                           "requires_grad=False")
                     raise RuntimeError("One of the differentiated Tensors does not require grad")
                 self._capture[gradient_edge(t)] = k
             self.captured = [None] * len(self._inputs)

@@ -15,6 +15,8 @@ def _seq(x):
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate gradients of ``tensors`` into the leaves' ``.grad`` (torch.autograd.backward)."""
     tensors = _seq(tensors)
+    if inputs is not None and not _seq(inputs):
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     BackwardIteration(tensors, _seq(grad_tensors), retain_graph=retain_graph,
                       create_graph=create_graph, inputs=_seq(inputs)).run()
 
@@ -32,6 +34,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     (tensor(18.),)
     """
     outputs, inputs = _seq(outputs), _seq(inputs)
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     if allow_unused is None:
         allow_unused = materialize_grads
     it = BackwardIteration(outputs, _seq(grad_outputs), retain_graph=retain_graph,

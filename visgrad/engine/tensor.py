@@ -261,6 +261,8 @@ class Tensor:
         """Compute gradients of this tensor w.r.t. the graph leaves (see ``BackwardIteration``)."""
         if inputs is not None and not isinstance(inputs, (list, tuple)):
             inputs = [inputs]
+        if inputs is not None and not inputs:
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
         BackwardIteration([self], [gradient], retain_graph=retain_graph,
                           create_graph=create_graph, inputs=inputs).run()
 
