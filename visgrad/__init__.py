@@ -20,7 +20,8 @@ from visgrad.engine.grad_mode import (  # noqa: F401
     enable_grad, is_grad_enabled, no_grad, set_grad_enabled,
 )
 from visgrad.engine.ops import (  # noqa: F401
-    abs, add, argmax, argmin, cat, clamp, clone, cos, div, dot, eq, exp, expand, flatten, ge, gt,
+    abs, add, argmax, argmin, bmm, cat, clamp, clone, cos, div, dot, eq, exp, expand, flatten, ge,
+    gt,
     isfinite, isnan, le, log, log_softmax, lt, matmul, max, maximum, mean, min, minimum, mm, mul,
     mv, narrow, ne, neg, permute, pow, reciprocal, relu, reshape, return_types, select, sigmoid,
     sign, sin, softmax, sqrt, squeeze, stack, sub, sum, t, tanh, transpose, unsqueeze, where,

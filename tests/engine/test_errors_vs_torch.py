@@ -86,6 +86,9 @@ BROADCAST = [
 ]
 
 MATMUL = [
+    case("mv-of-a-0d-matrix", lambda m: m.mv(m.tensor(1.0), m.ones(2))),
+    case("bmm-2d", lambda m: m.bmm(m.ones(2, 2), m.ones(2, 2, 2))),
+    case("bmm-batch-mismatch", lambda m: m.bmm(m.ones(2, 2, 3), m.ones(3, 3, 2))),
     case("mm", lambda m: m.mm(m.ones(2, 3), m.ones(2, 3))),
     case("mm-vector", lambda m: m.mm(m.ones(3), m.ones(3, 2))),
     case("mm-vector-right", lambda m: m.mm(m.ones(2, 3), m.ones(3))),

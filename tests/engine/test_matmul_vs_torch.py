@@ -57,6 +57,14 @@ def test_matmul_function_and_method_match_torch(a, b, dtype):
     check_program(lambda m, x, y: (m.matmul(x, y), x.matmul(y)), *make_inputs([a, b], dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("a", "b"), [PRODUCTS[6], case("bmm-empty", leaf(3, 2, 0), leaf(3, 0, 4)),
+                                      case("bmm-one-grad", leaf(2, 2, 3), leaf(2, 3, 1,
+                                                                             grad=False))])
+def test_bmm_function_and_method_match_torch(a, b, dtype):
+    check_program(lambda m, x, y: (m.bmm(x, y), x.bmm(y)), *make_inputs([a, b], dtype))
+
+
 def strided(name, fn, *inputs):
     return pytest.param(fn, inputs, id=name)
 

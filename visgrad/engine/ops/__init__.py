@@ -9,7 +9,7 @@ from visgrad.engine.ops import conversion, indexing, inplace, linalg, pointwise,
 from visgrad.engine.ops import softmax as _softmax
 from visgrad.engine.ops._common import operand
 from visgrad.engine.ops.indexing import getitem, narrow, select, setitem
-from visgrad.engine.ops.linalg import dot, matmul, mm, mv
+from visgrad.engine.ops.linalg import bmm, dot, matmul, mm, mv
 from visgrad.engine.ops.pointwise import (
     abs, add, clamp, cos, div, eq, exp, floor_divide, ge, gt, invert, isfinite, isnan, le, log,
     logical_and, logical_not_impl, logical_or, logical_xor, lt, maximum, minimum, mul, ne, neg,
@@ -24,7 +24,8 @@ from visgrad.engine.ops.softmax import log_softmax, softmax
 from visgrad.engine.tensor import Tensor
 
 __all__ = [
-    "abs", "add", "argmax", "argmin", "cat", "clamp", "clone", "cos", "div", "dot", "eq", "exp",
+    "abs", "add", "argmax", "argmin", "bmm", "cat", "clamp", "clone", "cos", "div", "dot", "eq",
+    "exp",
     "expand", "flatten", "ge", "gt", "le", "log", "log_softmax", "lt", "matmul", "max", "maximum",
     "mean", "min", "minimum", "mm", "mul", "mv", "ne", "neg", "permute", "pow", "reciprocal",
     "relu", "reshape", "return_types", "sigmoid", "sign", "sin", "softmax", "sqrt", "squeeze",
@@ -137,7 +138,8 @@ def _install() -> None:
     # methods
     for name in ("add", "sub", "mul", "div", "pow", "exp", "log", "sqrt", "sin", "cos", "tanh",
                  "sigmoid", "relu", "abs", "sign", "clamp", "maximum", "minimum", "sum", "mean",
-                 "max", "min", "argmax", "argmin", "matmul", "mm", "mv", "dot", "t", "transpose",
+                 "max", "min", "argmax", "argmin", "matmul", "mm", "bmm", "mv", "dot", "t",
+                 "transpose",
                  "unsqueeze", "squeeze", "flatten", "clone", "softmax", "log_softmax", "neg",
                  "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select", "isnan",
                  "isfinite"):

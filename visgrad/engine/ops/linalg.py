@@ -48,6 +48,8 @@ class MvBackward0(Node):
 
 
 def mv(m: Tensor, v: Tensor) -> Tensor:
+    if m._data.ndim == 0:  # torch reads the matrix's first size before anything else
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     if m._data.ndim != 2 or v._data.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {m._data.ndim}, "
                            f"{v._data.ndim}")
