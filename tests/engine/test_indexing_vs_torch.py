@@ -40,6 +40,8 @@ GETITEM = [
     case("whole-slice-written-negatively", index((0, slice(-3, None))), leaf(2, 3)),
     case("whole-slice-past-the-end", index((0, slice(0, 5))), leaf(2, 3)),
     case("slice-to-0-of-an-empty-dim", index((slice(None, -1), Ellipsis)), leaf(0, 2)),
+    case("two-ellipses-then-whole-slice", index((Ellipsis, Ellipsis, slice(None, 1))),
+         leaf(1, 1)),
     case("full-then-slice", index((slice(None), slice(1, None))), leaf(4, 6)),
     case("full-slices-only", index((slice(None), slice(None))), leaf(2, 3)),
     case("ellipsis-only", index(Ellipsis), leaf(2, 3)),

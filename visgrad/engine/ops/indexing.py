@@ -253,7 +253,7 @@ def _past_the_last_dim(x: Tensor, out: Tensor, i, dim: int, position: int) -> No
     """An index that lands past the last dim (only several ellipses get it there): torch's
     error for each kind, or nothing for a whole slice, which torch skips."""
     if isinstance(i, slice):
-        if (i.start is None or i.start == 0) and i.stop is None and i.step in (None, 1):
+        if _whole_as_written(i, 0):
             return
         n = out._data.ndim
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
@@ -301,7 +301,10 @@ def getitem(x: Tensor, key) -> Tensor:
             dim += x._data.ndim - consumed
             continue
         if several_ellipses and dim >= out._data.ndim and not isinstance(i, bool):
-            _past_the_last_dim(x, out, i, dim, position)  # each ellipsis spans the rest
+            # each ellipsis spans the rest: this raises, unless a whole slice (torch skips it)
+            _past_the_last_dim(x, out, i, dim, position)
+            dim += 1
+            continue
         if isinstance(i, bool):  # torch: a new dim, indexed by the mask tensor([i])
             out = out.unsqueeze(dim)
             advanced.append((dim, x._backend.xp.asarray([i])))
