@@ -308,6 +308,8 @@ CLASS_ERRORS = {
         lib.zeros(2, 1), lib.zeros(2, 1), pos_weight=lib.ones(4, 1, 1)),
     "bce_logits_weight_mismatch": lambda lib: F(lib).binary_cross_entropy_with_logits(
         lib.zeros(2, 1), lib.zeros(2, 1), weight=lib.ones(3, 3)),
+    "bce_weight_widens": lambda lib: F(lib).binary_cross_entropy(
+        lib.full((2, 1), 0.5), lib.zeros(2, 1), weight=lib.ones(3)),
     "bce_logits_empty_weight": lambda lib: F(lib).binary_cross_entropy_with_logits(
         lib.zeros(0, 3, 1), lib.zeros(0, 3, 1), weight=lib.ones(0)),
 }

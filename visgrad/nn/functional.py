@@ -618,9 +618,8 @@ def _check_weight_broadcast(weight: Tensor, target_shape: tuple) -> None:
                                f"Mismatching argument at index 1 had {weight.size()}; but "
                                f"expected shape should be broadcastable to {result}")
         result[i] = shape[i]
-    if result != list(target_shape):  # torch multiplies the loss by the weight in place
-        raise RuntimeError(f"output with shape {list(target_shape)} doesn't match the broadcast "
-                           f"shape {result}")
+    # torch multiplies the loss by the weight in place: it may not widen the loss
+    _check_in_place_broadcast(tuple(weight.shape), target_shape, first=False)
 
 
 def _check_in_place_broadcast(shape: tuple, output: tuple, first: bool) -> None:
