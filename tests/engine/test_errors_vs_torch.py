@@ -309,6 +309,18 @@ AUTOGRAD = [
 ]
 
 CASTS_AND_CONVERSIONS = [
+    case("copy_-from-a-wider-tensor", lambda m: m.zeros(2).copy_(m.ones(2, 2))),
+    case("copy_-from-a-0d-into-nothing-wider", lambda m: m.tensor(1.0).copy_(m.ones(1))),
+    case("copy_-not-broadcastable", lambda m: m.zeros(3).copy_(m.ones(2))),
+    case("fill_-uint8-past-its-range", lambda m: m.zeros(2, dtype=m.uint8).fill_(256)),
+    case("fill_-uint8-negative-float", lambda m: m.zeros(2, dtype=m.uint8).fill_(-1.5)),
+    case("fill_-int32-past-its-range", lambda m: m.zeros(2, dtype=m.int32).fill_(2**31)),
+    case("clamp-int8-past-its-range", lambda m: m.zeros(2, dtype=m.int8).clamp(min=200)),
+    case("clamp_-int64-into-float-names-cpp-type",
+         lambda m: m.zeros(2, dtype=m.int64).clamp_(min=0.5)),
+    case("clamp_-bool-names-cpp-type", lambda m: m.zeros(2, dtype=m.bool).clamp_(min=2)),
+    case("clamp_-tensor-bound-names-scalar-type",
+         lambda m: m.zeros(2, dtype=m.int64).clamp_(min=m.tensor([0.5, 1.0]))),
     case("relu-of-bools", lambda m: m.relu(m.tensor([True, False]))),
     case("clamp-bools-min", lambda m: m.tensor([True, False]).clamp(min=True)),
     case("clamp-bools-max", lambda m: m.tensor([True, False]).clamp(max=True)),

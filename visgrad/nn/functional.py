@@ -22,6 +22,7 @@ import warnings
 from visgrad.engine import grad_mode
 from visgrad.engine.autograd import Node, record
 from visgrad.engine.ops import pointwise, shape
+from visgrad.engine.ops.linalg import CPP_NAME
 from visgrad.engine.ops.softmax import log_softmax as _log_softmax
 from visgrad.engine.ops.softmax import softmax as _softmax
 from visgrad.engine.ops._common import broadcast_error, promote
@@ -36,7 +37,6 @@ __all__ = [
 # torch's names for dtypes in its messages: ScalarType names and the C++ names of float types
 _SCALAR_NAME = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-_CPP_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half"}
 
 
 def _loss_dtype(a: Tensor, b: Tensor):
@@ -241,8 +241,8 @@ def addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
     for other in (mat2, bias):
         if other.dtype != mat1.dtype:
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                               f"{_CPP_NAME.get(mat1.dtype.name, mat1.dtype.name)} != "
-                               f"{_CPP_NAME.get(other.dtype.name, other.dtype.name)}")
+                               f"{CPP_NAME.get(mat1.dtype.name, mat1.dtype.name)} != "
+                               f"{CPP_NAME.get(other.dtype.name, other.dtype.name)}")
     data = mat1._data @ mat2._data + bias._data
     return record(AddmmBackward0, _wrap(data, mat1), (bias, mat1, mat2), save=(mat1, mat2))
 
@@ -261,8 +261,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         return out if bias is None else out + bias
     if input.dtype != weight.dtype:
         raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
-                           f"{_CPP_NAME.get(input.dtype.name, input.dtype.name)} != "
-                           f"{_CPP_NAME.get(weight.dtype.name, weight.dtype.name)}")
+                           f"{CPP_NAME.get(input.dtype.name, input.dtype.name)} != "
+                           f"{CPP_NAME.get(weight.dtype.name, weight.dtype.name)}")
     in_features = input.shape[-1]
     if input.ndim == 2:
         if bias is None:

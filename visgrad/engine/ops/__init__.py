@@ -52,6 +52,13 @@ def _inplace_unary(op):
     return method
 
 
+def _clamp_(self, min=None, max=None):  # noqa: A002 - torch's names
+    # with numbers for bounds, torch's kernel names the tensor's dtype as C++ does
+    numbers = not isinstance(min, Tensor) and not isinstance(max, Tensor)
+    return inplace.apply_inplace(self, lambda src: clamp(src, min, max), min, max,
+                                 type_names=linalg.CPP_NAME if numbers else None)
+
+
 def _method_dims(fn):
     """``x.reshape(2, 3)`` and ``x.reshape((2, 3))`` both work, as in torch."""
 
@@ -128,10 +135,12 @@ def _install() -> None:
     T_.__isub__ = T_.sub_
     T_.__imul__ = T_.mul_
     T_.__itruediv__ = T_.div_
-    T_.clamp_ = _inplace_unary(clamp)
+    T_.clamp_ = _clamp_
     T_.relu_ = _inplace_unary(relu)
     T_.exp_ = _inplace_unary(exp)
     T_.neg_ = _inplace_unary(neg)
+    for unary in (abs, sigmoid, tanh, log, sqrt, sin, cos, sign, reciprocal):
+        setattr(T_, unary.__name__ + "_", _inplace_unary(unary))
     T_.zero_ = inplace.zero_
     T_.fill_ = inplace.fill_
     T_.copy_ = inplace.copy_

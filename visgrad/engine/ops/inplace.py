@@ -13,7 +13,9 @@ from __future__ import annotations
 from visgrad.engine import autograd, grad_mode
 from visgrad.engine.autograd import attach, bump_version, version_of
 from visgrad.engine.backend import overlaps_itself, view_positions
-from visgrad.engine.ops._common import Node, Tensor, operand, record, wrap
+from visgrad.engine.ops._common import (
+    Node, Tensor, broadcast_error, number_for_integers, operand, record, wrap,
+)
 from visgrad.engine.tensor import _SCALAR_NAME
 
 LEAF_MESSAGE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -41,10 +43,12 @@ def snapshot(x: Tensor) -> Tensor:
     return s
 
 
-def apply_inplace(x: Tensor, compute, *others, one_value: bool = False) -> Tensor:
+def apply_inplace(x: Tensor, compute, *others, one_value: bool = False,
+                  type_names: dict | None = None) -> Tensor:
     """Write ``compute(x)`` into x's storage; ``others`` are the op's other operands.
     ``one_value``: the op writes one value everywhere (fill_, zero_), which torch allows even
-    where several elements share a memory location (an expanded tensor)."""
+    where several elements share a memory location (an expanded tensor). ``type_names``: how
+    the op's error names x's dtype (a few of torch's kernels use C++ names)."""
     check_inplace(x, *others)
     if x._base is not None:
         autograd.refresh_view(x)  # its history as of now, for the op to record
@@ -62,8 +66,9 @@ def apply_inplace(x: Tensor, compute, *others, one_value: bool = False) -> Tenso
     if data.dtype != x._data.dtype:
         order = "biuf"
         if order.index(data.dtype.kind) > order.index(x._data.dtype.kind):
+            names = type_names or _SCALAR_NAME
             raise RuntimeError(f"result type {_SCALAR_NAME[str(data.dtype)]} can't be cast to the "
-                               f"desired output type {_SCALAR_NAME[str(x._data.dtype)]}")
+                               f"desired output type {names[str(x._data.dtype)]}")
         data = data.astype(x._data.dtype)
     if not one_value and overlaps_itself(x._data):
         raise RuntimeError(OVERLAP_MESSAGE)
@@ -148,6 +153,9 @@ def fill_(x: Tensor, value, *, node=None) -> Tensor:
 
         return apply_inplace(x, compute, value)
 
+    if x._data.dtype.kind in "iu" and not isinstance(value, bool):
+        value = number_for_integers(value, x._data.dtype)
+
     def compute(src):
         out = wrap(x._backend.xp.full(src._data.shape, value, dtype=src._data.dtype), x._backend)
         return record(node or FillBackward2, out, (src,))
@@ -172,6 +180,13 @@ def copy_(x: Tensor, src) -> Tensor:
     src = operand(src)
     if not isinstance(src, Tensor):
         return fill_(x, src)
+    try:
+        merged = tuple(x._backend.xp.broadcast_shapes(x._data.shape, src._data.shape))
+    except ValueError:
+        raise broadcast_error(x._data.shape, src._data.shape) from None
+    if merged != tuple(x._data.shape):
+        raise RuntimeError(f"output with shape {list(x._data.shape)} doesn't match the broadcast "
+                           f"shape {list(merged)}")
 
     def compute(old):
         data = x._backend.xp.broadcast_to(

@@ -7,8 +7,8 @@ from __future__ import annotations
 from visgrad.engine.autograd import FormulaNode
 from visgrad.engine.ops._common import Node, Tensor, broadcast_error, record, same_backend, wrap
 
-# how torch's C++ kernels name dtypes in mm's dtype error
-_CPP_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+# how torch's C++ kernels name dtypes in some errors (mm's dtypes, clamp_'s output)
+CPP_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
              "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
              "bool": "bool"}
 
@@ -34,7 +34,7 @@ def mm(a: Tensor, b: Tensor) -> Tensor:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({n}x{k} and {k2}x{m})")
     if a._data.dtype != b._data.dtype:
         raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
-                           f"{_CPP_NAME[str(a._data.dtype)]} != {_CPP_NAME[str(b._data.dtype)]}")
+                           f"{CPP_NAME[str(a._data.dtype)]} != {CPP_NAME[str(b._data.dtype)]}")
     backend = same_backend(a, b)
     return record(MmBackward0, wrap(a._data @ b._data, backend), (a, b), save=(a, b))
 

@@ -13,8 +13,8 @@ from visgrad.engine.autograd import FormulaNode
 from visgrad.engine.backend import quiet_enter, quiet_exit
 from visgrad.engine.grad_mode import _state as _grad_state
 from visgrad.engine.ops._common import (
-    Node, Tensor, backend_of, broadcast_error, data_as, float_dtype_for, operand, promote, quiet,
-    record, shape_of, tensor_or_none, wrap,
+    _FLOAT32, Node, Tensor, backend_of, broadcast_error, data_as, float_dtype_for,
+    number_for_integers, operand, promote, quiet, record, shape_of, tensor_or_none, wrap,
 )
 
 
@@ -361,8 +361,10 @@ def sigmoid(x):
     xp = x._backend.xp
 
     def fn(d):
-        # torch's formula: in float32, exp(100) is inf and sigmoid(-100) exactly 0, as in torch
-        return (1 / (1 + xp.exp(-d))).astype(d.dtype, copy=False)
+        # torch's formula: in float32, exp(100) is inf and sigmoid(-100) exactly 0, as in torch;
+        # half precision is computed in float32 and rounded once, as torch's kernel does
+        wide = d.astype(_FLOAT32) if d.dtype.itemsize == 2 else d
+        return (1 / (1 + xp.exp(-wide))).astype(d.dtype, copy=False)
 
     out = _unary(x, fn)
     return record(SigmoidBackward0, out, (x,), save=(out,))
@@ -476,9 +478,9 @@ def clamp(x, min=None, max=None):  # noqa: A002 - torch's names
     if d.dtype != dt:
         d = d.astype(dt)
     if min is not None:
-        d = xp.maximum(d, d.dtype.type(min) if d.dtype.kind == "f" else min)
+        d = xp.maximum(d, d.dtype.type(min) if d.dtype.kind == "f" else number_for_integers(min, dt))
     if max is not None:
-        d = xp.minimum(d, d.dtype.type(max) if d.dtype.kind == "f" else max)
+        d = xp.minimum(d, d.dtype.type(max) if d.dtype.kind == "f" else number_for_integers(max, dt))
     out = wrap(d.astype(dt, copy=False), x._backend)
     return record(ClampBackward1, out, (x,), save=(x,), min=min, max=max)
 
