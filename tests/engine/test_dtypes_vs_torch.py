@@ -200,6 +200,15 @@ CREATIONS = [
     creation("invert", lambda m: ~m.tensor([True, False])),
     creation("eq-int-float", lambda m: m.tensor([1, 2]) == 2.0),
     creation("lt-int-float", lambda m: m.tensor([1, 2]) < m.tensor([1.5, 1.5])),
+    creation("numpy-float64-among-python-numbers",
+             lambda m: m.tensor([0.5, 3, np.float64(2.5)])),
+    creation("numpy-half-among-ints", lambda m: m.tensor([np.float16(0.25), 1])),
+    creation("numpy-int8-among-bools", lambda m: m.tensor([True, np.int8(-3)])),
+    creation("empty-rows-skip-every-check", lambda m: m.tensor(((), [1, [2, 3]], [1, 2, 3]))),
+    creation("empty-inner-list-counts-as-float", lambda m: m.tensor([[1, 2], []][1:])),
+    creation("minus-one-into-uint8-wraps", lambda m: m.tensor([-1, 3], dtype=m.uint8)),
+    creation("float-into-int-truncates", lambda m: m.tensor([2.7, -1.5], dtype=m.int64)),
+    creation("empty-array-keeps-its-shape", lambda m: m.tensor(np.zeros((0, 2)))),
 ]
 
 

@@ -6,6 +6,7 @@ exactly. Each case is ``fn(lib)`` run with ``lib=torch`` and ``lib=vg``.
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -309,6 +310,17 @@ AUTOGRAD = [
 ]
 
 CASTS_AND_CONVERSIONS = [
+    case("tensor-ragged-rows", lambda m: m.tensor([[1, 2], [3]])),
+    case("tensor-number-where-a-row-is-due", lambda m: m.tensor([[-2], 0.5])),
+    case("tensor-row-where-a-number-is-due", lambda m: m.tensor([1, [2, 3]])),
+    case("tensor-row-where-an-integer-is-due", lambda m: m.tensor([1, [2, 3]], dtype=m.int64)),
+    case("tensor-checks-in-storage-order", lambda m: m.tensor([[2**40], [], [[0.5]]],
+                                                              dtype=m.int32)),
+    case("tensor-nan-into-int64", lambda m: m.tensor([1, float("nan")], dtype=m.int64)),
+    case("tensor-inf-into-int8", lambda m: m.tensor(float("inf"), dtype=m.int8)),
+    case("tensor-256-into-uint8", lambda m: m.tensor([256], dtype=m.uint8)),
+    case("tensor-of-none", lambda m: m.tensor([None])),
+    case("tensor-arrays-of-two-shapes", lambda m: m.tensor([np.zeros((2, 3)), np.zeros((2, 2))])),
     case("copy_-from-a-wider-tensor", lambda m: m.zeros(2).copy_(m.ones(2, 2))),
     case("copy_-from-a-0d-into-nothing-wider", lambda m: m.tensor(1.0).copy_(m.ones(1))),
     case("copy_-not-broadcastable", lambda m: m.zeros(3).copy_(m.ones(2))),

@@ -107,6 +107,19 @@ def _combine(higher: DType | None, lower: DType | None) -> DType | None:
     return _promote_pair(higher, lower)
 
 
+def number_fits(value, np_dtype) -> bool:
+    """Whether torch converts Python number ``value`` to integer dtype ``np_dtype`` (else it
+    refuses: "value cannot be converted to type ... without overflow"): an int whose magnitude
+    fits (an unsigned type takes -1 as its largest value, as C casts it), a finite float
+    within the type's range (it is truncated)."""
+    bits = 8 * np_dtype.itemsize
+    unsigned = np_dtype.kind == "u"
+    low, high = (0, (1 << bits) - 1) if unsigned else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    if isinstance(value, float):
+        return low <= value <= high  # nan and inf never fit
+    return (-high if unsigned else low) <= value <= high
+
+
 def scalar_dtype(value) -> DType:
     if isinstance(value, bool):
         return bool_

@@ -489,39 +489,109 @@ def set_default_device(device) -> None:
 def get_default_device():
     return get_backend(_default_device[0]).device
 
-def _host_array(data):
+def _inferred_dtype(data) -> dtypes.DType:
+    """torch's dtype for nested data: every element's type, promoted as torch promotes them
+    (a Python float is the default float, numpy scalars and arrays keep theirs, an empty
+    sequence counts as the default float)."""
+    if isinstance(data, Tensor):
+        return data.dtype
+    if _is_numpy_array(data):  # first: numpy.float64 is also a Python float
+        return dtypes.from_numpy(data.dtype)
+    if isinstance(data, bool):
+        return dtypes.bool_
+    if isinstance(data, int):
+        return dtypes.int64
+    if isinstance(data, float):
+        return dtypes.default_float
+    if isinstance(data, (list, tuple)):
+        if not data:
+            return dtypes.default_float
+        result = None
+        for item in data:
+            kind = _inferred_dtype(item)
+            result = kind if result is None else dtypes._promote_pair(result, kind)
+        return result
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    raise RuntimeError(f"Could not infer dtype of {type(data).__name__}")
+
+
+def _host_array(data, np_dtype):
     """Nested Python data (possibly containing 0-d tensors) -> a host numpy array."""
     import numpy  # noqa: PLC0415 - host-side parsing of user literals, before any device
 
     if isinstance(data, (str, bytes)):
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
 
-    def unwrap(x, dim):
+    def unwrap(x):
         if isinstance(x, Tensor):
             return x._backend.to_host(x._data)
         if isinstance(x, (list, tuple)):
-            items = [unwrap(v, dim + 1) for v in x]
-            lengths = {len(v) if isinstance(v, list) else -1 for v in items}
-            if len(lengths) > 1:
-                first = len(items[0]) if isinstance(items[0], list) else 0
-                bad = next(v for v in items if (len(v) if isinstance(v, list) else 0) != first)
-                raise ValueError(f"expected sequence of length {first} at dim {dim + 1} "
-                                 f"(got {len(bad) if isinstance(bad, list) else 0})")
-            return items
+            return [unwrap(v) for v in x]
         if isinstance(x, (str, bytes)):
             raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
         return x
 
-    arr = numpy.asarray(unwrap(data, 0))
+    sizes = _check_nesting(data, np_dtype)
+    if 0 in sizes:  # nothing to store: torch looks no further than the first elements
+        return numpy.zeros(sizes, dtype=np_dtype)
+    arr = numpy.asarray(unwrap(data))
     if arr.dtype == object:
         raise TypeError(f"could not make a tensor from {type(data).__name__} data")
     return arr
 
 
-def _first_leaf(data):
-    while isinstance(data, (list, tuple)) and data:
-        data = data[0]
-    return data
+def _check_nesting(data, np_dtype) -> tuple:
+    """torch's checks of nested data, in its order: the sizes are read off the first element
+    at each depth, then every element, depth first, is held to them (and a Python number to
+    an integer dtype's range). Returns the sizes."""
+    integers = np_dtype.kind in "iu"
+    def sequence(x) -> bool:
+        return isinstance(x, (list, tuple)) or _is_numpy_array(x) and x.ndim > 0
+
+    sizes, seq = [], data
+    while sequence(seq):
+        if _is_numpy_array(seq):  # an array's sizes are its shape
+            sizes.extend(seq.shape)
+            break
+        sizes.append(len(seq))
+        if not len(seq):
+            break
+        seq = seq[0]
+    if 0 in sizes:
+        return tuple(sizes)
+
+    def held(x, dim: int) -> None:
+        if dim == len(sizes):
+            if sequence(x):
+                if np_dtype.kind in "iub":  # torch reads the element as an integer
+                    raise TypeError(f"'{type(x).__name__}' object cannot be interpreted as an "
+                                    "integer")
+                raise TypeError(f"must be real number, not {type(x).__name__}")
+            if integers and isinstance(x, (int, float)) and not _is_numpy_array(x) and \
+                    not dtypes.number_fits(x, np_dtype):
+                raise RuntimeError(f"value cannot be converted to type {np_dtype.name} "
+                                   "without overflow")
+            return
+        if not sequence(x):
+            raise TypeError("not a sequence")
+        if len(x) != sizes[dim]:
+            raise ValueError(f"expected sequence of length {sizes[dim]} at dim {dim} "
+                             f"(got {len(x)})")
+        if not isinstance(x, (list, tuple)):  # an array: its shape must be what is left
+            for k, (want, got) in enumerate(zip(sizes[dim:], x.shape)):
+                if want != got:
+                    raise ValueError(f"expected sequence of length {want} at dim {dim + k} "
+                                     f"(got {got})")
+            if x.ndim != len(sizes) - dim:
+                raise TypeError("not a sequence" if x.ndim < len(sizes) - dim else
+                                "only 0-dimensional arrays can be converted to Python scalars")
+            return
+        for item in x:
+            held(item, dim + 1)
+
+    held(data, 0)
+    return tuple(sizes)
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -549,17 +619,8 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
         dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.from_numpy(data.dtype)
         arr = data.astype(dt.np, copy=True)
     else:
-        host = _host_array(data)
-        # numpy arrays and numpy scalars keep their dtype, as torch keeps them
-        from_numpy = _is_numpy_array(data) or _is_numpy_array(_first_leaf(data))
-        if dtype is not None:
-            dt = dtypes.as_dtype(dtype)
-        elif host.dtype.kind == "f" and not from_numpy:
-            dt = dtypes.default_float
-        elif host.dtype.kind in "iu" and not from_numpy:
-            dt = dtypes.int64
-        else:
-            dt = dtypes.from_numpy(host.dtype)
+        dt = dtypes.as_dtype(dtype) if dtype is not None else _inferred_dtype(data)
+        host = _host_array(data, dt.np)
         arr = backend.asarray(host.astype(dt.np, copy=True))
     out = Tensor._wrap(arr, backend)
     return _factory_grad(out) if requires_grad else out

@@ -76,16 +76,9 @@ def data_as(x, np_dtype):
 
 def number_for_integers(value, np_dtype):
     """A Python number written into (or compared with) an integer tensor, converted as torch's
-    kernels convert it: an int as C casts it (uint8 takes -1 as 255) while its magnitude fits
-    the type, a float truncated while it fits; anything beyond is refused as torch does."""
-    bits = 8 * np_dtype.itemsize
-    unsigned = np_dtype.kind == "u"
-    low, high = (0, (1 << bits) - 1) if unsigned else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
-    if isinstance(value, float):
-        fits = low <= value <= high  # (nan and inf never fit)
-    else:
-        fits = (-high if unsigned else low) <= value <= high
-    if not fits:
+    kernels convert it (see ``dtypes.number_fits``): an int as C casts it, a float truncated;
+    anything beyond the type is refused as torch does."""
+    if not dtypes.number_fits(value, np_dtype):
         c_name = "int" if np_dtype.name == "int32" else np_dtype.name + "_t"  # torch's spelling
         raise RuntimeError(f"value cannot be converted to type {c_name} without overflow")
     return data_as(int(value), np_dtype)
