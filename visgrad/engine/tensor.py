@@ -506,6 +506,10 @@ def _inferred_dtype(data) -> dtypes.DType:
     if isinstance(data, (list, tuple)):
         if not data:
             return dtypes.default_float
+        kinds = set(map(type, data))  # a row of plain numbers, the usual case, at C speed
+        if kinds <= _PLAIN_NUMBERS:
+            return dtypes.default_float if float in kinds else (
+                dtypes.int64 if int in kinds else dtypes.bool_)
         result = None
         for item in data:
             kind = _inferred_dtype(item)
@@ -514,6 +518,16 @@ def _inferred_dtype(data) -> dtypes.DType:
     if isinstance(data, (str, bytes)):
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
     raise RuntimeError(f"Could not infer dtype of {type(data).__name__}")
+
+
+_PLAIN_NUMBERS = frozenset((bool, int, float))
+
+
+def _row_fits(row, kinds: set, np_dtype) -> bool:
+    """Whether every number of a row fits an integer dtype (ints: by their extremes)."""
+    if float in kinds:
+        return all(dtypes.number_fits(v, np_dtype) for v in row)
+    return dtypes.number_fits(min(row), np_dtype) and dtypes.number_fits(max(row), np_dtype)
 
 
 def _host_array(data, np_dtype):
@@ -578,6 +592,13 @@ def _check_nesting(data, np_dtype) -> tuple:
         if len(x) != sizes[dim]:
             raise ValueError(f"expected sequence of length {sizes[dim]} at dim {dim} "
                              f"(got {len(x)})")
+        if dim == len(sizes) - 1 and isinstance(x, (list, tuple)):
+            kinds = set(map(type, x))
+            if kinds <= _PLAIN_NUMBERS:  # a row of plain numbers (the usual case), at C speed
+                if integers and not _row_fits(x, kinds, np_dtype):
+                    raise RuntimeError(f"value cannot be converted to type {np_dtype.name} "
+                                       "without overflow")
+                return
         if not isinstance(x, (list, tuple)):  # an array: its shape must be what is left
             for k, (want, got) in enumerate(zip(sizes[dim:], x.shape)):
                 if want != got:
