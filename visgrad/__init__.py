@@ -22,7 +22,8 @@ from visgrad.engine.grad_mode import (  # noqa: F401
 from visgrad.engine.ops import (  # noqa: F401
     abs, add, argmax, argmin, bmm, cat, clamp, clone, cos, div, dot, eq, exp, expand, flatten, ge,
     gt,
-    isfinite, isnan, le, log, log_softmax, lt, matmul, max, maximum, mean, min, minimum, mm, mul,
+    isfinite, isinf, isnan, le, log, log_softmax, lt, masked_fill, matmul, max, maximum, mean,
+    min, minimum, mm, mul,
     mv, narrow, ne, neg, permute, pow, reciprocal, relu, reshape, return_types, select, sigmoid,
     sign, sin, softmax, sqrt, squeeze, stack, sub, sum, t, tanh, transpose, unsqueeze, where,
 )

@@ -209,6 +209,15 @@ CREATIONS = [
     creation("minus-one-into-uint8-wraps", lambda m: m.tensor([-1, 3], dtype=m.uint8)),
     creation("float-into-int-truncates", lambda m: m.tensor([2.7, -1.5], dtype=m.int64)),
     creation("empty-array-keeps-its-shape", lambda m: m.tensor(np.zeros((0, 2)))),
+    creation("new_zeros", lambda m: m.ones(2, 3, dtype=m.float64).new_zeros(2)),
+    creation("new_ones-tuple", lambda m: m.ones(2, dtype=m.int32).new_ones((2, 2))),
+    creation("new_full", lambda m: m.ones(2, dtype=m.int64).new_full((3,), 7)),
+    creation("new_zeros-dtype", lambda m: m.ones(2).new_zeros(2, dtype=m.int32)),
+    creation("new_ones-requires-grad", lambda m: m.ones(2).new_ones(3, requires_grad=True)),
+    creation("isinf", lambda m: m.tensor([1.0, float("inf"), -float("inf"), float("nan")]).isinf()),
+    creation("isinf-of-ints", lambda m: m.isinf(m.tensor([1, 2]))),
+    creation("masked_fill-int-tensor-float-value",
+             lambda m: m.ones(3, dtype=m.int64).masked_fill(m.tensor([True, False, True]), 2.7)),
 ]
 
 

@@ -310,6 +310,15 @@ AUTOGRAD = [
 ]
 
 CASTS_AND_CONVERSIONS = [
+    case("masked_fill-long-mask", lambda m: m.ones(3).masked_fill(m.tensor([1, 0, 1]), 1.0)),
+    case("masked_fill-1d-value", lambda m: m.ones(3).masked_fill(m.tensor([True, False, True]),
+                                                                 m.ones(2))),
+    case("masked_fill-mask-not-broadcastable",
+         lambda m: m.ones(3).masked_fill(m.tensor([True, False]), 1.0)),
+    case("masked_fill_-mask-widens", lambda m: m.ones(3).masked_fill_(m.tensor([[True], [False]]),
+                                                                       1.0)),
+    case("masked_fill-uint8-past-its-range",
+         lambda m: m.ones(3, dtype=m.uint8).masked_fill(m.tensor([True, False, True]), 300)),
     case("tensor-ragged-rows", lambda m: m.tensor([[1, 2], [3]])),
     case("tensor-number-where-a-row-is-due", lambda m: m.tensor([[-2], 0.5])),
     case("tensor-row-where-a-number-is-due", lambda m: m.tensor([1, [2, 3]])),

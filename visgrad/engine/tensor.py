@@ -272,6 +272,22 @@ class Tensor:
         out._vc = _autograd.shared_counter(self)
         return out
 
+    # ---- factories of this dtype and device (torch's new_*) ---------------------------------
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+                     requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None,
+                 requires_grad=False) -> Tensor:
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    new_empty = new_zeros  # visgrad's empty tensors are zeros (as empty() is)
+
     def detach_(self) -> Tensor:
         self._grad_fn = None
         self._requires_grad = False

@@ -146,14 +146,8 @@ def _mul_scalar(x: Tensor, other) -> Tensor:
     return record(MulBackward1, _wrap(x._data * x._data.dtype.type(other), x), (x,), other=other)
 
 
-class MaskedFillBackward0(Node):
-    def backward(self, g):
-        return (pointwise.where(self.mask, 0.0, g),)
-
-
 def _masked_fill(x: Tensor, mask: Tensor, value: float) -> Tensor:
-    data = x._backend.xp.where(mask._data, x._data.dtype.type(value), x._data)
-    return record(MaskedFillBackward0, _wrap(data, x), (x,), mask=mask)
+    return pointwise.masked_fill(x, mask, value)
 
 
 # ---- activations --------------------------------------------------------------------------

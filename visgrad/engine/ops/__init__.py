@@ -11,7 +11,8 @@ from visgrad.engine.ops._common import operand
 from visgrad.engine.ops.indexing import getitem, narrow, select, setitem
 from visgrad.engine.ops.linalg import bmm, dot, matmul, mm, mv
 from visgrad.engine.ops.pointwise import (
-    abs, add, clamp, cos, div, eq, exp, floor_divide, ge, gt, invert, isfinite, isnan, le, log,
+    abs, add, clamp, cos, div, eq, exp, floor_divide, ge, gt, invert, isfinite, isinf, isnan, le,
+    log, masked_fill,
     logical_and, logical_not_impl, logical_or, logical_xor, lt, maximum, minimum, mul, ne, neg,
     pow, reciprocal, relu, remainder, rsub, rtruediv, sigmoid, sign, sin, sqrt, sub, tanh, where,
 )
@@ -30,7 +31,7 @@ __all__ = [
     "mean", "min", "minimum", "mm", "mul", "mv", "ne", "neg", "permute", "pow", "reciprocal",
     "relu", "reshape", "return_types", "sigmoid", "sign", "sin", "softmax", "sqrt", "squeeze",
     "stack", "sub", "sum", "t", "tanh", "transpose", "unsqueeze", "view", "where", "narrow",
-    "select", "isnan", "isfinite", "remainder", "floor_divide",
+    "select", "isnan", "isfinite", "isinf", "masked_fill", "remainder", "floor_divide",
 ]
 _ = (conversion, indexing, inplace, linalg, pointwise, reductions, shape, _softmax, operand)
 
@@ -50,6 +51,10 @@ def _inplace_unary(op):
 
     method.__name__ = op.__name__ + "_"
     return method
+
+
+def _masked_fill_(self, mask, value):
+    return inplace.apply_inplace(self, lambda src: masked_fill(src, mask, value), value)
 
 
 def _clamp_(self, min=None, max=None):  # noqa: A002 - torch's names
@@ -139,6 +144,7 @@ def _install() -> None:
     T_.relu_ = _inplace_unary(relu)
     T_.exp_ = _inplace_unary(exp)
     T_.neg_ = _inplace_unary(neg)
+    T_.masked_fill_ = _masked_fill_
     for unary in (abs, sigmoid, tanh, log, sqrt, sin, cos, sign, reciprocal):
         setattr(T_, unary.__name__ + "_", _inplace_unary(unary))
     T_.zero_ = inplace.zero_
@@ -151,7 +157,7 @@ def _install() -> None:
                  "transpose",
                  "unsqueeze", "squeeze", "flatten", "clone", "softmax", "log_softmax", "neg",
                  "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select", "isnan",
-                 "isfinite"):
+                 "isfinite", "isinf", "masked_fill"):
         setattr(T_, name, globals()[name])
     T_.reshape = _method_dims(reshape)
     T_.view = _method_dims(view)

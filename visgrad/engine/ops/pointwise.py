@@ -619,6 +619,59 @@ def isnan(x):
     return wrap(x._backend.xp.isnan(x._data), x._backend)
 
 
+def isinf(x):
+    d = x._data
+    if d.dtype.kind != "f":  # integers and bools are never infinite
+        return wrap(x._backend.xp.zeros(d.shape, dtype=bool), x._backend)
+    return wrap(x._backend.xp.isinf(d), x._backend)
+
+
+# ---- masked_fill --------------------------------------------------------------------------
+
+class MaskedFillBackward0(Node):
+    def backward(self, g):
+        return (where(self.mask, 0.0, g),)
+
+
+class MaskedFillBackward1(Node):
+    """masked_fill with a 0-d tensor for the value: its gradient is what the mask took."""
+
+    def backward(self, g):
+        gx = where(self.mask, 0.0, g) if self.next_functions[0][0] is not None else None
+        gv = where(self.mask, g, 0.0).sum() if self.next_functions[1][0] is not None else None
+        return gx, gv
+
+
+def masked_fill(x, mask, value):
+    """``value`` where ``mask`` is true, else ``x`` (the two broadcast, as in torch)."""
+    from visgrad.engine.ops.linalg import CPP_NAME  # noqa: PLC0415
+
+    if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
+        name = CPP_NAME.get(str(mask._data.dtype), str(mask._data.dtype)) \
+            if isinstance(mask, Tensor) else type(mask).__name__
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{name}")
+    value = operand(value)
+    if isinstance(value, Tensor) and value._data.ndim:
+        raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
+                           f"tensor with {value._data.ndim} dimension(s).")
+    backend = backend_of(x, mask)
+    d = x._data
+    if isinstance(value, Tensor):
+        fill = value._data.astype(d.dtype)
+    elif d.dtype.kind in "iu" and not isinstance(value, bool):
+        fill = number_for_integers(value, d.dtype)
+    else:
+        fill = d.dtype.type(value)
+    try:
+        out = wrap(backend.xp.where(mask._data, fill, d), backend)
+    except ValueError:
+        raise broadcast_error(mask._data.shape, d.shape) from None
+    if isinstance(value, Tensor):
+        return record(MaskedFillBackward1, out, (x, value), mask=mask)
+    return record(MaskedFillBackward0, out, (x,), mask=mask)
+
+
 def isfinite(x):
     return wrap(x._backend.xp.isfinite(x._data), x._backend)
 
