@@ -310,6 +310,10 @@ AUTOGRAD = [
 ]
 
 CASTS_AND_CONVERSIONS = [
+    case("isclose-of-two-dtypes", lambda m: m.isclose(m.ones(2), m.ones(2, dtype=m.float64))),
+    case("allclose-not-broadcastable", lambda m: m.allclose(m.ones(3), m.ones(2))),
+    case("allclose-negative-rtol", lambda m: m.allclose(m.ones(2), m.ones(2), rtol=-1)),
+    case("isclose-negative-atol", lambda m: m.isclose(m.ones(2), m.ones(2), atol=-0.5)),
     case("masked_fill-long-mask", lambda m: m.ones(3).masked_fill(m.tensor([1, 0, 1]), 1.0)),
     case("masked_fill-1d-value", lambda m: m.ones(3).masked_fill(m.tensor([True, False, True]),
                                                                  m.ones(2))),

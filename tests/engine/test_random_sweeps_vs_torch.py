@@ -175,3 +175,31 @@ def test_numbers_written_into_integer_tensors_convert_as_in_torch(dtype, number,
         return ("ok", str(y.dtype).removeprefix("torch."), y.tolist())
 
     assert run(vg) == run(torch)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)  # the same examples every run
+@given(dtype=st.sampled_from(["float32", "float64", "float16", "int64", "int32", "bool"]),
+       seed=st.integers(0, 2**20), rtol=st.sampled_from([1e-05, 1e-3, 0.1, 0.0]),
+       atol=st.sampled_from([1e-08, 1e-5, 2.0, 0.0]), equal_nan=st.booleans())
+def test_isclose_allclose_and_equal_decide_as_torch(dtype, seed, rtol, atol, equal_nan):
+    """Nearly equal values around every tolerance, with infinities and nan among them."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(8) * rng.choice([1e-6, 1.0, 1e6])
+    b = a * (1 + rng.choice([0.0, 1e-6, 1e-4, 0.05], size=8)) + rng.choice([0.0, 1e-7, 1.0],
+                                                                           size=8)
+    a[:3] = [np.inf, np.nan, -np.inf]
+    b[:3] = rng.choice([np.inf, -np.inf, np.nan, 1.0], size=3)
+    if dtype == "bool":
+        a, b = a > 0, b > 0
+    elif dtype.startswith("int"):
+        a, b = (np.nan_to_num(np.round(v * 10), posinf=7, neginf=-7) for v in (a, b))
+    with np.errstate(over="ignore"):  # float16 takes 1e6 as inf: more infinities to compare
+        a, b = a.astype(dtype), b.astype(dtype)
+
+    def seen(lib):
+        x, y = lib.tensor(a), lib.tensor(b)
+        return (lib.isclose(x, y, rtol, atol, equal_nan).tolist(),
+                lib.allclose(x, y, rtol=rtol, atol=atol, equal_nan=equal_nan),
+                lib.equal(x, y), x.equal(x))
+
+    assert seen(vg) == seen(torch)

@@ -11,8 +11,8 @@ from visgrad.engine.ops._common import operand
 from visgrad.engine.ops.indexing import getitem, narrow, select, setitem
 from visgrad.engine.ops.linalg import bmm, dot, matmul, mm, mv
 from visgrad.engine.ops.pointwise import (
-    abs, add, clamp, cos, div, eq, exp, floor_divide, ge, gt, invert, isfinite, isinf, isnan, le,
-    log, masked_fill,
+    abs, add, allclose, clamp, cos, div, eq, equal, exp, floor_divide, ge, gt, invert, isclose,
+    isfinite, isinf, isnan, le, log, masked_fill,
     logical_and, logical_not_impl, logical_or, logical_xor, lt, maximum, minimum, mul, ne, neg,
     pow, reciprocal, relu, remainder, rsub, rtruediv, sigmoid, sign, sin, sqrt, sub, tanh, where,
 )
@@ -32,6 +32,7 @@ __all__ = [
     "relu", "reshape", "return_types", "sigmoid", "sign", "sin", "softmax", "sqrt", "squeeze",
     "stack", "sub", "sum", "t", "tanh", "transpose", "unsqueeze", "view", "where", "narrow",
     "select", "isnan", "isfinite", "isinf", "masked_fill", "remainder", "floor_divide",
+    "isclose", "allclose", "equal",
 ]
 _ = (conversion, indexing, inplace, linalg, pointwise, reductions, shape, _softmax, operand)
 
@@ -157,7 +158,7 @@ def _install() -> None:
                  "transpose",
                  "unsqueeze", "squeeze", "flatten", "clone", "softmax", "log_softmax", "neg",
                  "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select", "isnan",
-                 "isfinite", "isinf", "masked_fill"):
+                 "isfinite", "isinf", "masked_fill", "isclose", "allclose", "equal"):
         setattr(T_, name, globals()[name])
     T_.reshape = _method_dims(reshape)
     T_.view = _method_dims(view)

@@ -619,6 +619,44 @@ def isnan(x):
     return wrap(x._backend.xp.isnan(x._data), x._backend)
 
 
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """``|a - b| <= atol + rtol * |b|`` elementwise (equal values, infinities included, are
+    close; nan only with ``equal_nan``), as torch decides it."""
+    from visgrad.engine.tensor import _SCALAR_NAME  # noqa: PLC0415
+
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"{_SCALAR_NAME[str(a._data.dtype)]} did not match "
+                           f"{_SCALAR_NAME[str(b._data.dtype)]}")
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if tol < 0:
+            raise RuntimeError(f"{name} must be greater than or equal to zero, but got {tol:g}")
+    backend = backend_of(a, b)
+    xp, x, y = backend.xp, a._data, b._data
+    try:
+        same = x == y
+    except ValueError:
+        raise broadcast_error(x.shape, y.shape) from None
+    with quiet(xp):
+        if x.dtype.kind != "f":  # integers and bools: compared as default floats, as torch
+            x, y = x.astype(_FLOAT32), y.astype(_FLOAT32)
+        error = xp.abs(x - y)  # an infinite error is never within tolerance
+        close = same | (xp.isfinite(error) & (error <= atol + rtol * xp.abs(y)))
+        if equal_nan:
+            close = close | (xp.isnan(x) & xp.isnan(y))
+    return wrap(close, backend)
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    return bool(isclose(a, b, rtol, atol, equal_nan)._data.all())
+
+
+def equal(a, b) -> bool:
+    """Same shape and the same values (dtypes may differ; nan equals nothing), as torch."""
+    if tuple(a._data.shape) != tuple(b._data.shape):
+        return False
+    return bool((a._data == backend_of(a, b).asarray(b._data)).all())
+
+
 def isinf(x):
     d = x._data
     if d.dtype.kind != "f":  # integers and bools are never infinite
