@@ -763,7 +763,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         dt = dtypes.as_dtype(dtype)
     if not (math.isfinite(start) and math.isfinite(end)):
         raise RuntimeError(f"unsupported range: {start:g} -> {end:g}")
-    if step == 0 or step != step:  # torch names a nan step so too
+    if step == 0 or math.isnan(step):  # torch names a nan step so too
         raise RuntimeError("step must be nonzero")
     if not dt.is_floating_point and int(step) == 0:
         raise ValueError("step must be nonzero")

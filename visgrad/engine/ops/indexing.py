@@ -450,10 +450,10 @@ def setitem(x: Tensor, key, value) -> None:
     if len(advanced_items) == 1 and isinstance(advanced_items[0], Tensor) and \
             advanced_items[0]._data.dtype == dtypes.uint8.np and \
             (not isinstance(value, Tensor) or value._data.size == 1):
-        # torch writes one mask and one number (or one element) with masked_fill_, which
-        # takes bools only
-        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
-                           "unsigned char")
+        # torch writes one mask and one number (or one element) with masked_fill_
+        from visgrad.engine.ops.pointwise import check_fill_mask  # noqa: PLC0415
+
+        check_fill_mask(advanced_items[0])
     if key is False:  # torch writes nothing (the key selects nothing)
         return
     kind = _setitem_kind(x, items)

@@ -477,10 +477,11 @@ def clamp(x, min=None, max=None):  # noqa: A002 - torch's names
     dt = promote(x, 0.0 if float in (type(min), type(max)) else 0)  # int tensor, float bound
     if d.dtype != dt:
         d = d.astype(dt)
+    bound = d.dtype.type if d.dtype.kind == "f" else (lambda v: number_for_integers(v, dt))
     if min is not None:
-        d = xp.maximum(d, d.dtype.type(min) if d.dtype.kind == "f" else number_for_integers(min, dt))
+        d = xp.maximum(d, bound(min))
     if max is not None:
-        d = xp.minimum(d, d.dtype.type(max) if d.dtype.kind == "f" else number_for_integers(max, dt))
+        d = xp.minimum(d, bound(max))
     out = wrap(d.astype(dt, copy=False), x._backend)
     return record(ClampBackward1, out, (x,), save=(x,), min=min, max=max)
 
@@ -680,15 +681,20 @@ class MaskedFillBackward1(Node):
         return gx, gv
 
 
-def masked_fill(x, mask, value):
-    """``value`` where ``mask`` is true, else ``x`` (the two broadcast, as in torch)."""
-    from visgrad.engine.ops.linalg import CPP_NAME  # noqa: PLC0415
-
+def check_fill_mask(mask) -> None:
+    """masked_fill_ takes bool masks only (setitem meets it too: a byte mask with a number)."""
     if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
+        from visgrad.engine.ops.linalg import CPP_NAME  # noqa: PLC0415
+
         name = CPP_NAME.get(str(mask._data.dtype), str(mask._data.dtype)) \
             if isinstance(mask, Tensor) else type(mask).__name__
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{name}")
+
+
+def masked_fill(x, mask, value):
+    """``value`` where ``mask`` is true, else ``x`` (the two broadcast, as in torch)."""
+    check_fill_mask(mask)
     value = operand(value)
     if isinstance(value, Tensor) and value._data.ndim:
         raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
