@@ -553,34 +553,36 @@ def _host_array(data, np_dtype):
     if isinstance(data, (str, bytes)):
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
 
-    def unwrap(x):
-        if isinstance(x, Tensor):
-            return x._backend.to_host(x._data)
-        if isinstance(x, (list, tuple)):
-            return [unwrap(v) for v in x]
-        if isinstance(x, (str, bytes)):
-            raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
-        return x
-
     sizes = _check_nesting(data, np_dtype)
     if 0 in sizes:  # nothing to store: torch looks no further than the first elements
         return numpy.zeros(sizes, dtype=np_dtype)
-    arr = numpy.asarray(unwrap(data))
+    arr = numpy.asarray(_unwrapped(data))
     if arr.dtype == object:
         raise TypeError(f"could not make a tensor from {type(data).__name__} data")
     return arr
+
+
+def _unwrapped(x):
+    """Nested data with its 0-d tensors replaced by their host values."""
+    if isinstance(x, Tensor):
+        return x._backend.to_host(x._data)
+    if isinstance(x, (list, tuple)):
+        return [_unwrapped(v) for v in x]
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
+    return x
+
+
+def _is_sequence(x) -> bool:
+    return isinstance(x, (list, tuple)) or _is_numpy_array(x) and x.ndim > 0
 
 
 def _check_nesting(data, np_dtype) -> tuple:
     """torch's checks of nested data, in its order: the sizes are read off the first element
     at each depth, then every element, depth first, is held to them (and a Python number to
     an integer dtype's range). Returns the sizes."""
-    integers = np_dtype.kind in "iu"
-    def sequence(x) -> bool:
-        return isinstance(x, (list, tuple)) or _is_numpy_array(x) and x.ndim > 0
-
     sizes, seq = [], data
-    while sequence(seq):
+    while _is_sequence(seq):
         if _is_numpy_array(seq):  # an array's sizes are its shape
             sizes.extend(seq.shape)
             break
@@ -590,45 +592,50 @@ def _check_nesting(data, np_dtype) -> tuple:
         seq = seq[0]
     if 0 in sizes:
         return tuple(sizes)
+    _hold(data, 0, sizes, np_dtype)
+    return tuple(sizes)
 
-    def held(x, dim: int) -> None:
-        if dim == len(sizes):
-            if sequence(x):
-                if np_dtype.kind in "iub":  # torch reads the element as an integer
-                    raise TypeError(f"'{type(x).__name__}' object cannot be interpreted as an "
-                                    "integer")
-                raise TypeError(f"must be real number, not {type(x).__name__}")
-            if integers and isinstance(x, (int, float)) and not _is_numpy_array(x) and \
-                    not dtypes.number_fits(x, np_dtype):
+
+def _hold(x, dim: int, sizes: list, np_dtype) -> None:
+    """Check ``x``, found at depth ``dim``, against the sizes (see ``_check_nesting``).
+
+    A module-level function, not a closure: a closure that calls itself is a reference cycle,
+    left for the cyclic collector by every ``tensor()`` call."""
+    integers = np_dtype.kind in "iu"
+    if dim == len(sizes):
+        if _is_sequence(x):
+            if np_dtype.kind in "iub":  # torch reads the element as an integer
+                raise TypeError(f"'{type(x).__name__}' object cannot be interpreted as an "
+                                "integer")
+            raise TypeError(f"must be real number, not {type(x).__name__}")
+        if integers and isinstance(x, (int, float)) and not _is_numpy_array(x) and \
+                not dtypes.number_fits(x, np_dtype):
+            raise RuntimeError(f"value cannot be converted to type {np_dtype.name} "
+                               "without overflow")
+        return
+    if not _is_sequence(x):
+        raise TypeError("not a sequence")
+    if len(x) != sizes[dim]:
+        raise ValueError(f"expected sequence of length {sizes[dim]} at dim {dim} "
+                         f"(got {len(x)})")
+    if dim == len(sizes) - 1 and isinstance(x, (list, tuple)):
+        kinds = set(map(type, x))
+        if kinds <= _PLAIN_NUMBERS:  # a row of plain numbers (the usual case), at C speed
+            if integers and not _row_fits(x, kinds, np_dtype):
                 raise RuntimeError(f"value cannot be converted to type {np_dtype.name} "
                                    "without overflow")
             return
-        if not sequence(x):
-            raise TypeError("not a sequence")
-        if len(x) != sizes[dim]:
-            raise ValueError(f"expected sequence of length {sizes[dim]} at dim {dim} "
-                             f"(got {len(x)})")
-        if dim == len(sizes) - 1 and isinstance(x, (list, tuple)):
-            kinds = set(map(type, x))
-            if kinds <= _PLAIN_NUMBERS:  # a row of plain numbers (the usual case), at C speed
-                if integers and not _row_fits(x, kinds, np_dtype):
-                    raise RuntimeError(f"value cannot be converted to type {np_dtype.name} "
-                                       "without overflow")
-                return
-        if not isinstance(x, (list, tuple)):  # an array: its shape must be what is left
-            for k, (want, got) in enumerate(zip(sizes[dim:], x.shape)):
-                if want != got:
-                    raise ValueError(f"expected sequence of length {want} at dim {dim + k} "
-                                     f"(got {got})")
-            if x.ndim != len(sizes) - dim:
-                raise TypeError("not a sequence" if x.ndim < len(sizes) - dim else
-                                "only 0-dimensional arrays can be converted to Python scalars")
-            return
-        for item in x:
-            held(item, dim + 1)
-
-    held(data, 0)
-    return tuple(sizes)
+    if not isinstance(x, (list, tuple)):  # an array: its shape must be what is left
+        for k, (want, got) in enumerate(zip(sizes[dim:], x.shape)):
+            if want != got:
+                raise ValueError(f"expected sequence of length {want} at dim {dim + k} "
+                                 f"(got {got})")
+        if x.ndim != len(sizes) - dim:
+            raise TypeError("not a sequence" if x.ndim < len(sizes) - dim else
+                            "only 0-dimensional arrays can be converted to Python scalars")
+        return
+    for item in x:
+        _hold(item, dim + 1, sizes, np_dtype)
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
