@@ -5,7 +5,9 @@ from __future__ import annotations
 import numbers
 
 from visgrad.engine import autograd as _autograd
-from visgrad.engine.ops import conversion, indexing, inplace, linalg, pointwise, reductions, shape
+from visgrad.engine.ops import (
+    conversion, fast_operators, indexing, inplace, linalg, pointwise, reductions, shape,
+)
 from visgrad.engine.ops import softmax as _softmax
 from visgrad.engine.ops._common import operand
 from visgrad.engine.ops.indexing import getitem, narrow, select, setitem
@@ -128,6 +130,9 @@ def _install() -> None:
     T_.__or__ = T_.__ror__ = logical_or
     T_.__xor__ = T_.__rxor__ = logical_xor
     T_.__invert__ = invert
+    # NOTE [fused operators]: float arithmetic in one function; the methods above take the rest
+    fast_operators.install({name: getattr(T_, name) for name in (
+        "__add__", "__radd__", "__sub__", "__mul__", "__rmul__", "__truediv__")})
     T_.__getitem__ = getitem
     T_.__setitem__ = setitem
     # in-place

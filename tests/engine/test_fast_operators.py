@@ -1,0 +1,135 @@
+"""The fused ``+ - * /`` (NOTE [fused operators]) build what the general route builds.
+
+Each case runs an operator (the fused route where it applies) and the op function it stands
+for (``vg.add``, ``vg.mul``...: always the general route) on the same operands, then compares
+everything the graph holds: values and their bits, dtype, grad_fn class, next_functions (the
+same nodes), input metadata, saved values and versions, and the gradients of a backward pass.
+The values and gradients are also compared with torch.
+"""
+
+import operator
+
+import numpy as np
+import pytest
+import torch
+
+import visgrad as vg
+from visgrad.engine.ops import fast_operators
+
+OPS = {"+": (operator.add, vg.add), "-": (operator.sub, vg.sub), "*": (operator.mul, vg.mul),
+       "/": (operator.truediv, vg.div)}
+# ``1.7 * x``: the tensor's reflected operator, for which torch records x * 1.7
+REVERSED = {"r+": (lambda x, number: number + x, vg.add),
+            "r*": (lambda x, number: number * x, vg.mul)}
+
+
+def _operands(kind, dtype, requires):
+    """Operands a, b: kind is "tt" (two tensors), "ts" (tensor, Python float), "same" (x, x),
+    "chain" (two non-leaf tensors), "broadcast" ((3,4) and (4,)), "scalar" (two 0-d)."""
+    rng = np.random.default_rng(3)
+    shape_b = (4,) if kind == "broadcast" else () if kind == "scalar" else (3, 4)
+    shape_a = () if kind == "scalar" else (3, 4)
+    a = vg.tensor(rng.uniform(0.5, 2.0, shape_a).astype(dtype), requires_grad=requires[0])
+    b = vg.tensor(rng.uniform(0.5, 2.0, shape_b).astype(dtype), requires_grad=requires[1])
+    if kind == "ts":
+        return a, 1.7
+    if kind == "same":
+        return a, a
+    if kind == "chain":
+        return a * 1.0 + 0.0, b + 0.0
+    return a, b
+
+
+def _graph_of(out):
+    node = out.grad_fn
+    if node is None:
+        return None
+    return (type(node), node.next_functions, node._input_meta,
+            tuple(v if not isinstance(v, vg.Tensor) else ("tensor", id(v)) for v in node._saved),
+            node._saved_versions, node._saved_outputs, getattr(node, "alpha", 1))
+
+
+CASES = [(kind, dtype, requires) for kind in ("tt", "ts", "same", "chain", "broadcast", "scalar")
+         for dtype in ("float32", "float64", "float16")
+         for requires in ((True, True), (True, False), (False, True), (False, False))
+         if kind not in ("ts", "same") or requires[0] == requires[1]]  # one tensor: one flag
+
+
+@pytest.mark.parametrize("name,kind,dtype,requires", [
+    (name, *case) for name in OPS for case in CASES] + [
+    (name, *case) for name in REVERSED for case in CASES if case[0] == "ts"])
+def test_the_fused_operator_builds_the_general_graph(name, kind, dtype, requires):
+    fused, general = {**OPS, **REVERSED}[name]
+    a, b = _operands(kind, dtype, requires)
+    fused_out, general_out = fused(a, b), general(a, b)
+    assert fused_out.dtype == general_out.dtype
+    assert fused_out.detach().numpy().tobytes() == general_out.detach().numpy().tobytes()
+    assert fused_out.requires_grad == general_out.requires_grad
+    assert _graph_of(fused_out) == _graph_of(general_out)
+    if fused_out.requires_grad:
+        leaves = [t for t in (a, b) if isinstance(t, vg.Tensor) and t.requires_grad]
+        leaves = list({id(t): t for t in leaves}.values())
+        fused_grads = vg.autograd.grad(fused_out.sum(), leaves, allow_unused=True)
+        general_grads = vg.autograd.grad(general_out.sum(), leaves, allow_unused=True)
+        for f, g in zip(fused_grads, general_grads):
+            assert f.numpy().tobytes() == g.numpy().tobytes()
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_fused_operators_match_torch(name, dtype):
+    rng = np.random.default_rng(5)
+    arrays = [rng.uniform(0.5, 2.0, (3, 4)).astype(dtype), rng.uniform(0.5, 2.0, (4,)).astype(dtype)]
+    results = {}
+    for lib in (vg, torch):
+        a, b = (lib.tensor(x, requires_grad=True) for x in arrays)
+        out = OPS[name][0](OPS[name][0](a, b), 0.75)
+        out.sum().backward()
+        results[lib] = [t.detach().numpy() for t in (out, a.grad, b.grad)]
+        results[lib, "name"] = type(out.grad_fn).__name__
+    assert results[vg, "name"] == results[torch, "name"]
+    for mine, theirs in zip(results[vg], results[torch]):
+        assert mine.dtype == theirs.dtype
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_the_fused_route_is_the_one_taken():
+    a = vg.tensor([1.0, 2.0], requires_grad=True)
+    assert vg.Tensor.__mul__.__code__ is fast_operators.fused(
+        operator.mul, None, 0, None).__code__
+    assert (a * 2.0).grad_fn.next_functions[1] == (None, 0)
+
+
+def test_cases_the_fused_route_leaves_to_the_general_one():
+    x = vg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    view = x[0]
+    assert (view * 2.0).grad_fn.name() == "MulBackward0"
+    ints = vg.tensor([1, 2]) * 2.0  # an int tensor and a float: promotion
+    assert ints.dtype == vg.float32 and ints.tolist() == [2.0, 4.0]
+    mixed = vg.tensor([1.0], dtype=vg.float64) * vg.tensor([2.0])
+    assert mixed.dtype == vg.float64
+    with pytest.raises(RuntimeError, match=r"The size of tensor a \(2\) must match the size of "
+                                           r"tensor b \(3\) at non-singleton dimension 0"):
+        vg.tensor([1.0, 2.0]) * vg.tensor([1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="unsupported operand"):
+        vg.tensor([1.0]) + "a"
+    with vg.autograd.set_detect_anomaly(True):
+        y = x * 3.0
+    assert y.grad_fn._anomaly_trace
+
+
+def test_a_factor_changed_in_place_after_a_fused_product_is_caught():
+    a = vg.tensor([1.0, 2.0], requires_grad=True)
+    b = vg.tensor([3.0, 4.0], requires_grad=True)
+    c, d = a * 1.0, b * 1.0
+    out = c * d
+    d.add_(1.0)
+    with pytest.raises(RuntimeError, match=r"is at version 1; expected version 0 instead"):
+        out.sum().backward()
+
+
+def test_no_grad_gives_a_plain_result():
+    a = vg.tensor([1.0, 2.0], requires_grad=True)
+    with vg.no_grad():
+        out = a * a + 1.0
+    assert out.grad_fn is None and not out.requires_grad and out.tolist() == [2.0, 5.0]
