@@ -133,3 +133,12 @@ def test_no_grad_gives_a_plain_result():
     with vg.no_grad():
         out = a * a + 1.0
     assert out.grad_fn is None and not out.requires_grad and out.tolist() == [2.0, 5.0]
+
+
+def test_a_fused_result_has_every_field_a_wrapped_tensor_has():
+    # the fused route writes Tensor._wrap out: a field added to Tensor must be added there too
+    a = vg.tensor([1.0, 2.0], requires_grad=True)
+    fields = [s for s in vg.Tensor.__slots__ if not s.startswith("__")]
+    wrapped = vg.Tensor._wrap(a._data * 2.0)
+    for out in (a * 2.0, a.detach() * 2.0):
+        assert [hasattr(out, f) for f in fields] == [hasattr(wrapped, f) for f in fields]
