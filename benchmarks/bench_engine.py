@@ -6,11 +6,17 @@ are pinned to one thread so the ratios compare the engines, not the thread pools
 is a forward and a backward pass. MyGrad and micrograd are measured when installed
 (``pip install mygrad micrograd``); micrograd only has scalars, so it runs the scalar graph.
 
-NOTE [pairs]: this machine is shared, so runs are interleaved (visgrad, then each peer, then
-again) and timed in CPU time (``time.process_time``), which other processes barely disturb.
-A row prints each library's median time and, for each peer, the median over the rounds of
-visgrad's time divided by the peer's time in the same round: a ratio taken from runs made side
-by side. Graph generators live here, not in the product.
+NOTE [pairs]: this machine is shared, so runs are interleaved and timed in CPU time
+(``time.process_time``), which other processes barely disturb. Each ratio comes from visgrad
+and that one peer alone, run in turn (visgrad, peer, visgrad, peer...): the median over the
+rounds of visgrad's time divided by the peer's time in the same round. A third library run in
+between would bill its after-effects to whichever run follows it: with torch's MLP step in the
+same rounds, visgrad's batch-64 step took 1.55× numpy's when it ran right after torch and
+1.32-1.37× when it did not. Every library of a row runs once before any pair is timed, so
+that each pair finds the process in the same state: until torch had freed a big block once,
+glibc gave every (1000,1000) array fresh pages from the kernel, 7,800 page faults per run of
+numpy or visgrad. A row prints each library's median time (visgrad's over all its
+runs) and each ratio. Graph generators live here, not in the product.
 """
 
 from __future__ import annotations
@@ -53,16 +59,23 @@ clock = time.process_time
 gc.freeze()
 
 
+# NOTE [garbage]: a library whose graph holds reference cycles (micrograd's closures refer to
+# the values that hold them) leaves its graph to the cyclic collector, which then runs in
+# whatever code comes next: 115,000 objects, 12-17 ms of collection after one 15,000-node
+# micrograd graph, billed to the next library's run (visgrad run right after it measured
+# 3.2x micrograd, 1.95x when each run started from a collected heap). So each timed run ends with a collection of what it left
+# (visgrad leaves nothing there: a test checks it), and every library pays for its own garbage.
+
+
 def paired(fns: dict, rounds: int) -> dict:
-    """Run each of ``fns`` once per round, in turn, after one warm-up each (NOTE [pairs]);
-    returns each name's list of CPU times in seconds."""
-    for fn in fns.values():
-        fn()
+    """Run each of ``fns`` once per round, in turn (NOTE [pairs]); returns each name's list of
+    CPU times in seconds, each with the collection of the garbage the run left (NOTE [garbage])."""
     times = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
             t0 = clock()
             fn()
+            gc.collect()
             times[name].append(clock() - t0)
     return times
 
@@ -255,16 +268,25 @@ def run(quick: bool) -> list[tuple[str, str]]:
     def row(name, fns: dict, unit=1, per=""):
         """Times in µs per ``unit`` items (``per`` names the item), or in ms when unit is 0."""
         fns = {k: f for k, f in fns.items() if f is not None}
-        times = paired(fns, rounds)
+        first, *peers = fns
+        for fn in fns.values():  # warm-ups: every library of the row runs before any timing
+            fn()
+            gc.collect()
+        mine, ratios, medians = [], {}, {}
+        for peer in peers or [None]:  # NOTE [pairs]: one peer at a time
+            times = paired({first: fns[first], peer: fns[peer]} if peer else
+                           {first: fns[first]}, rounds)
+            mine += times[first]
+            if peer:
+                medians[peer] = statistics.median(times[peer])
+                ratios[peer] = statistics.median(a / b for a, b in zip(times[first], times[peer]))
 
         def fmt(t):
             return f"{t * 1e3:8.2f} ms" if unit == 0 else f"{t / unit * 1e6:8.2f} µs{per}"
 
-        first, *peers = fns
-        parts = [f"{first} {fmt(statistics.median(times[first]))}"]
+        parts = [f"{first} {fmt(statistics.median(mine))}"]
         for peer in peers:
-            ratio = statistics.median(a / b for a, b in zip(times[first], times[peer]))
-            parts.append(f"{peer} {fmt(statistics.median(times[peer]))} ({ratio:4.2f}x {peer})")
+            parts.append(f"{peer} {fmt(medians[peer])} ({ratios[peer]:4.2f}x {peer})")
         rows.append((name, " | ".join(parts)))
         print(f"{name:<34} " + " | ".join(parts), flush=True)
 
