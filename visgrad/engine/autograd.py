@@ -777,17 +777,12 @@ class BackwardIteration:
             collecting = gc.isenabled()
             gc.disable()
             try:
-                self._switched(self._drain)
+                self._advance(drain=True)
             finally:
                 if collecting:
                     gc.enable()
         if not self.done:
             self._finish()
-
-    def _drain(self) -> None:
-        # a deque of length 0 takes each step and lets it go at once: a step held here would
-        # hold its gradients, and a leaf takes only a gradient nothing else holds
-        _deque(self._iteration(), maxlen=0)
 
     def step(self) -> BackwardStep | None:
         """Execute the next ready node; None once the pass is over."""
@@ -796,22 +791,7 @@ class BackwardIteration:
                 self._finish()
             return None
         self.history = True  # a step someone takes is a step someone looks at
-        # _switched(), written out: the GUI's stepper and the benchmark's pay it once per node
-        state = grad_mode._state
-        previous, state.grad = state.grad, self.create_graph
-        was_quiet, state.quiet = state.quiet, True
-        token = quiet_enter()
-        self._anomaly = state.anomaly
-        try:
-            step = next(self._steps or self._iteration())
-        except BaseException:
-            self._heap.clear()
-            self.done = True
-            raise
-        finally:
-            quiet_exit(token)
-            state.grad = previous
-            state.quiet = was_quiet
+        step = self._advance(drain=False)
         if not self._heap:
             self._finish()
         return step
@@ -822,15 +802,21 @@ class BackwardIteration:
             self._steps = self._steps_of_this_pass()
         return self._steps
 
-    def _switched(self, fn):
-        """Run ``fn`` with grad mode as create_graph says and floating-point errors silent."""
+    def _advance(self, drain: bool) -> BackwardStep | None:
+        """Take the next step, or all of them, with grad mode as create_graph says and
+        floating-point errors silent. One call for both: the GUI's stepper pays it per node."""
         state = grad_mode._state
         previous, state.grad = state.grad, self.create_graph
         was_quiet, state.quiet = state.quiet, True
         token = quiet_enter()
         self._anomaly = state.anomaly
         try:
-            return fn()
+            if drain:
+                # a deque of length 0 takes each step and lets it go at once: a step held here
+                # would hold its gradients, and a leaf takes only a gradient nothing else holds
+                _deque(self._iteration(), maxlen=0)
+                return None
+            return next(self._steps or self._iteration())
         except BaseException:
             self._heap.clear()
             self.done = True
