@@ -8,8 +8,8 @@ graphs (both operands float tensors of one dtype and device, or a float tensor a
 float, no views, no anomaly mode) the operator does all of it in one function: the same array
 call, the same node with the same edges, metadata and saved values as ``record`` gives; it
 takes about 2.7 µs an op where the general route took 3.7–4.2. Everything else (ints, bools,
-mixed dtypes, views, arrays, tensors subclassed...) goes the general route, unchanged; the
-tests compare both routes node for node.
+mixed dtypes, views, arrays, an instance of a Tensor subclass on the right...) goes the general
+route, unchanged; the tests compare both routes node for node.
 """
 
 from __future__ import annotations
