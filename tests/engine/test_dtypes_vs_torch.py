@@ -293,3 +293,70 @@ def test_gradients_across_dtypes_match_torch(fn, dtypes):
         (t,) = make_inputs([leaf() if zero else leaf(3)], name, seed=k)
         inputs.append(t)
     check_program(fn, *inputs)
+
+
+# ---- numbers beyond a dtype --------------------------------------------------------------------
+
+def _strict_result(fn):
+    """(dtype, bits) or (exception type, message); any warning fails the test (torch gives
+    none for these)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = fn()
+        data = out.detach().numpy()
+        return str(data.dtype), data.tobytes()
+    except Exception as e:  # noqa: BLE001 - the error is the result
+        return type(e).__name__, str(e)
+
+
+BEYOND = {
+    "to_half": lambda lib: lib.tensor([3e38, -1e10, 2.0]).to(lib.float16),
+    "half_method": lambda lib: lib.tensor(1e6).half(),
+    "literal_half": lambda lib: lib.tensor([3e38, 1e-45], dtype=lib.float16),
+    "literal_float": lambda lib: lib.tensor([1e300, -1e300], dtype=lib.float32),
+    "nan_to_int": lambda lib: lib.tensor([float("nan"), 1.5]).to(lib.int64),
+    "where_number": lambda lib: lib.where(lib.tensor([True, False]),
+                                          lib.zeros(2, dtype=lib.float16), 1e10),
+    "fill_half": lambda lib: lib.zeros(2, dtype=lib.float16).fill_(1e10),
+    "fill_half_max": lambda lib: lib.zeros(2, dtype=lib.float16).fill_(65504.0),
+    "fill_half_beyond_max": lambda lib: lib.zeros(2, dtype=lib.float16).fill_(65519.0),
+    "fill_half_inf": lambda lib: lib.zeros(2, dtype=lib.float16).fill_(float("-inf")),
+    "fill_half_nan": lambda lib: lib.zeros(2, dtype=lib.float16).fill_(float("nan")),
+    "fill_float": lambda lib: lib.zeros(2).fill_(1e300),
+    "full_half": lambda lib: lib.full((2,), 3e38, dtype=lib.float16),
+    "full_float": lambda lib: lib.full((2,), -1e300),
+    "full_float_inf": lambda lib: lib.full((2,), float("inf")),
+    "new_full_half": lambda lib: lib.zeros(2, dtype=lib.float16).new_full((2,), 1e10),
+    "clamp_half": lambda lib: lib.zeros(2, dtype=lib.float16).clamp(max=1e10),
+    "clamp_float": lambda lib: lib.zeros(2).clamp(min=-1e300),
+    "masked_fill_half": lambda lib: lib.zeros(2, dtype=lib.float16).masked_fill(
+        lib.tensor([True, False]), 1e10),
+    "half_times_number": lambda lib: lib.zeros(2, dtype=lib.float16) * 1e10,
+    "half_plus_number": lambda lib: lib.zeros(2, dtype=lib.float16) + 1e10,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BEYOND))
+def test_numbers_beyond_a_dtype_as_torch_takes_them(name):
+    # casts are silent (inf, or what C gives), a number written into a float dtype beyond its
+    # largest finite value is refused, arithmetic overflows to inf
+    assert _strict_result(lambda: BEYOND[name](vg)) == _strict_result(lambda: BEYOND[name](torch))
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "truediv", "rsub", "rtruediv"])
+def test_half_arithmetic_with_numbers_rounds_as_torch(op):
+    # torch: mul and div compute in float32 with the number as a float32 and round once; add
+    # and sub round the number to half first (numpy's way)
+    fn = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+          "truediv": operator.truediv, "rsub": lambda a, b: b - a,
+          "rtruediv": lambda a, b: b / a}[op]
+    rng = np.random.default_rng(11)
+    values = np.concatenate([rng.standard_normal(200) * 10, rng.standard_normal(50) * 1e4,
+                             [0.0, -0.0, 65504, np.inf, -np.inf, np.nan]]).astype(np.float16)
+    numbers = [float(v) for v in rng.standard_normal(40) * 10] + [0.1, 1 / 3, 3e38, -3e38, 7e4]
+    for number in numbers:
+        ours = fn(vg.tensor(values), number).numpy()
+        theirs = fn(torch.from_numpy(values), number).numpy()
+        assert ours.dtype == theirs.dtype
+        assert ours.tobytes() == theirs.tobytes(), number

@@ -497,3 +497,65 @@ def test_big_gradients_meeting_in_one_buffer_add_up_like_torch_and_like_stepping
     np.testing.assert_array_equal(fast_hooked, slow_hooked)
     np.testing.assert_allclose(fast, theirs, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(fast_hooked, theirs_hooked, rtol=1e-6, atol=1e-9)
+
+
+# ---- one number: numpy scalars instead of 0-d arrays ----------------------------------------------
+
+SPECIAL = [0.0, -0.0, 1.5, -2.25, 3e38, -3e38, 6e4, 1e-45, float("inf"), float("-inf"),
+           float("nan")]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("op", ["+", "-", "*", "/"])
+def test_arithmetic_on_one_number_gives_torchs_bits(op, dtype):
+    # scalar arithmetic (NOTE [fused operators]): same bits as torch, overflow and 0/0 silent
+    fn = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+          "/": lambda a, b: a / b}[op]
+    for a in SPECIAL:
+        for b in SPECIAL:
+            results = {}
+            for lib in (vg, torch):
+                x = lib.tensor(a, dtype=getattr(lib, dtype))
+                y = lib.tensor(b, dtype=getattr(lib, dtype))
+                results[lib] = (fn(x, y).numpy(), fn(x, b).numpy())
+            for ours, theirs in zip(results[vg], results[torch]):
+                assert ours.dtype == theirs.dtype and ours.shape == theirs.shape == ()
+                assert ours.tobytes() == theirs.tobytes(), (a, op, b, ours, theirs)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_relu_of_one_number_gives_torchs_bits_and_a_new_array(dtype):
+    for value in SPECIAL:
+        ours = vg.tensor(value, dtype=getattr(vg, dtype))
+        before = ours.numpy().tobytes()
+        out = ours.relu()
+        theirs = torch.tensor(value, dtype=getattr(torch, dtype)).relu().numpy()
+        assert out.numpy().dtype == theirs.dtype and out.shape == ()
+        assert out.numpy().tobytes() == theirs.tobytes(), value
+        assert not np.shares_memory(out.numpy(), ours.numpy())
+        out.add_(1.0)  # the result owns its storage
+        assert ours.numpy().tobytes() == before
+
+
+ELEMENTWISE = ["add", "sub", "mul", "mul_scalar", "div", "rdiv", "neg", "pow", "exp", "log",
+               "sqrt", "tanh", "sigmoid", "mixed", "relu", "sum", "mean"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_array_rules_on_one_number_match_tensor_rules_and_torch(name, dtype):
+    def grads(lib, create_graph=False):
+        leaves = [lib.tensor(v, dtype=getattr(lib, dtype), requires_grad=True)
+                  for v in (1.25, 0.75)]
+        out = ARITHMETIC[name](lib, *leaves)
+        return [None if g is None else g.detach().numpy()
+                for g in lib.autograd.grad(out.sum(), leaves, create_graph=create_graph,
+                                           allow_unused=True)]
+
+    on_arrays, on_tensors, theirs = grads(vg), grads(vg, create_graph=True), grads(torch)
+    for a, t, th in zip(on_arrays, on_tensors, theirs):
+        assert (a is None) == (t is None) == (th is None)
+        if a is not None:
+            assert a.shape == th.shape == () and a.dtype == th.dtype
+            assert a.tobytes() == t.tobytes()
+            np.testing.assert_allclose(a, th, rtol=1e-6)

@@ -7,6 +7,8 @@ float32 tensor times a float64 scalar differently from torch, so promotion is de
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -118,6 +120,24 @@ def number_fits(value, np_dtype) -> bool:
     if isinstance(value, float):
         return low <= value <= high  # nan and inf never fit
     return (-high if unsigned else low) <= value <= high
+
+
+# how torch's overflow message names a dtype (its C++ type)
+_CPP_NAMES = {"float16": "c10::Half", "float32": "float", "float64": "double", "int32": "int"}
+
+
+def check_number_fits(value, np_dtype) -> None:
+    """torch's refusal of a Python number that ``np_dtype`` cannot hold: an int or a float
+    beyond an integer type (see ``number_fits``), or a finite float beyond a float type's
+    largest finite value (inf and nan are kept, as they are)."""
+    if np_dtype.kind == "f":
+        fits = isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not math.isfinite(value) or abs(value) <= float(np.finfo(np_dtype).max)
+    else:
+        fits = number_fits(value, np_dtype)
+    if not fits:
+        name = _CPP_NAMES.get(np_dtype.name, np_dtype.name + "_t")
+        raise RuntimeError(f"value cannot be converted to type {name} without overflow")
 
 
 def scalar_dtype(value) -> DType:

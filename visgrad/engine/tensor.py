@@ -16,7 +16,7 @@ from numpy import generic as _np_generic
 from visgrad.engine import dtypes, grad_mode
 from visgrad.engine import autograd as _autograd
 from visgrad.engine.autograd import BackwardIteration
-from visgrad.engine.backend import CPU, Backend, get_backend
+from visgrad.engine.backend import CPU, Backend, get_backend, quiet_enter, quiet_exit
 
 
 class Size(tuple):
@@ -665,7 +665,11 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     else:
         dt = dtypes.as_dtype(dtype) if dtype is not None else _inferred_dtype(data)
         host = _host_array(data, dt.np)
-        arr = backend.asarray(host.astype(dt.np, copy=True))
+        token = quiet_enter()  # 3e38 as half is inf, silently, as in torch
+        try:
+            arr = backend.asarray(host.astype(dt.np, copy=True))
+        finally:
+            quiet_exit(token)
     out = Tensor._wrap(arr, backend)
     return _factory_grad(out) if requires_grad else out
 
@@ -716,6 +720,8 @@ def _size_args(size) -> tuple:
 def _filled(fill, size, dtype, device, requires_grad, default=None) -> Tensor:
     backend = get_backend(device or _default_device[0])
     dt = dtypes.as_dtype(dtype) if dtype is not None else (default or dtypes.default_float)
+    if dt.np.kind == "f":
+        dtypes.check_number_fits(fill, dt.np)
     out = Tensor._wrap(backend.xp.full(size, fill, dtype=dt.np), backend)
     return _factory_grad(out) if requires_grad else out
 

@@ -78,10 +78,15 @@ def number_for_integers(value, np_dtype):
     """A Python number written into (or compared with) an integer tensor, converted as torch's
     kernels convert it (see ``dtypes.number_fits``): an int as C casts it, a float truncated;
     anything beyond the type is refused as torch does."""
-    if not dtypes.number_fits(value, np_dtype):
-        c_name = "int" if np_dtype.name == "int32" else np_dtype.name + "_t"  # torch's spelling
-        raise RuntimeError(f"value cannot be converted to type {c_name} without overflow")
+    dtypes.check_number_fits(value, np_dtype)
     return data_as(int(value), np_dtype)
+
+
+def number_for_floats(value, np_dtype):
+    """A Python number written into (or compared with) a float tensor: one of its dtype, or
+    torch's refusal when finite and beyond the type (1e10 into half)."""
+    dtypes.check_number_fits(value, np_dtype)
+    return np_dtype.type(value)
 
 
 def backend_of(a, b=None):

@@ -17,7 +17,8 @@ from __future__ import annotations
 import operator
 
 from visgrad.engine import autograd as _ag
-from visgrad.engine.backend import quiet_enter, quiet_exit
+from visgrad.engine import dtypes
+from visgrad.engine.backend import CPU, quiet_enter, quiet_exit
 from visgrad.engine.grad_mode import _state
 from visgrad.engine.ops._common import broadcast_error
 from visgrad.engine.ops.pointwise import AddBackward0, DivBackward0, MulBackward0, SubBackward0
@@ -27,6 +28,10 @@ _new_object = object.__new__
 _NO_EDGE = _ag._NO_EDGE
 _META = _ag._META
 _COMMON_VERSIONS = _ag._COMMON_VERSIONS
+
+_FLOATS = frozenset(d.np for d in (dtypes.float16, dtypes.float32, dtypes.float64))
+# half and a Python number: mul and div compute in float32 (see pointwise._binary)
+_FLOATS_WITH_NUMBERS = frozenset(d.np for d in (dtypes.float32, dtypes.float64))
 
 # what a node saves: nothing, the factors (mul: each keeps the other's only if that one's
 # gradient needs it, as mul() does), or both operands (div)
@@ -42,13 +47,14 @@ def fused(compute, node_cls, saves: int, general):
     def method(self, other):
         cls = other.__class__
         ad = self._data
+        dt = ad.dtype
         if cls is Tensor:
             bd = other._data
-            if ad.dtype != bd.dtype or ad.dtype.kind != "f" or self._backend is not \
-                    other._backend or self._base is not None or other._base is not None:
+            if dt not in _FLOATS or bd.dtype != dt or self._backend is not other._backend or \
+                    self._base is not None or other._base is not None:
                 return general(self, other)
         elif cls is float:
-            if ad.dtype.kind != "f" or self._base is not None:
+            if dt not in _FLOATS_WITH_NUMBERS or self._base is not None:
                 return general(self, other)
             bd = other
         else:
@@ -56,6 +62,13 @@ def fused(compute, node_cls, saves: int, general):
         state = _state
         if state.anomaly:
             return general(self, other)
+        if ad.ndim == 0 and (bd.__class__ is float or bd.ndim == 0) and self._backend is CPU:
+            # one number (a scalar graph): numpy's scalar arithmetic is ten times faster than
+            # a ufunc on 0-d arrays, with the same IEEE operation in the same dtype (numpy's
+            # own 0-d results are such scalars, made into arrays again below)
+            ad = ad[()]
+            if bd.__class__ is not float:
+                bd = bd[()]
         token = None if state.quiet else quiet_enter()
         try:
             data = compute(ad, bd)
@@ -85,7 +98,7 @@ def fused(compute, node_cls, saves: int, general):
                 edge_a = (fn if fn is not None else leaf_accumulator(self), 0)
             else:
                 edge_a = (fn, self._output_nr)
-            meta = (ad.shape, ad.dtype)
+            meta = (ad.shape, dt)
             meta_a = _META.get(meta) or interned(meta)
         else:
             edge_a, meta_a = _NO_EDGE, None
@@ -101,7 +114,7 @@ def fused(compute, node_cls, saves: int, general):
                 edge_b = (fn if fn is not None else leaf_accumulator(other), 0)
             else:
                 edge_b = (fn, other._output_nr)
-            meta = (bd.shape, bd.dtype)
+            meta = (bd.shape, dt)
             meta_b = _META.get(meta) or interned(meta)
         node = _new_object(node_cls)
         node._seq = next(sequence)

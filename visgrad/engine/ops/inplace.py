@@ -14,7 +14,8 @@ from visgrad.engine import autograd, grad_mode
 from visgrad.engine.autograd import attach, bump_version, version_of
 from visgrad.engine.backend import overlaps_itself, view_positions
 from visgrad.engine.ops._common import (
-    Node, Tensor, broadcast_error, number_for_integers, operand, record, wrap,
+    Node, Tensor, broadcast_error, number_for_floats, number_for_integers, operand, record,
+    wrap,
 )
 from visgrad.engine.tensor import _SCALAR_NAME
 
@@ -155,6 +156,8 @@ def fill_(x: Tensor, value, *, node=None) -> Tensor:
 
     if x._data.dtype.kind in "iu" and not isinstance(value, bool):
         value = number_for_integers(value, x._data.dtype)
+    elif x._data.dtype.kind == "f":
+        value = number_for_floats(value, x._data.dtype)
 
     def compute(src):
         out = wrap(x._backend.xp.full(src._data.shape, value, dtype=src._data.dtype), x._backend)

@@ -10,18 +10,22 @@ import math
 import operator
 
 from visgrad.engine.autograd import FormulaNode
-from visgrad.engine.backend import quiet_enter, quiet_exit
+from visgrad.engine.backend import CPU, quiet_enter, quiet_exit
 from visgrad.engine.grad_mode import _state as _grad_state
 from visgrad.engine.ops._common import (
     _FLOAT32, Node, Tensor, backend_of, broadcast_error, data_as, float_dtype_for,
-    number_for_integers, operand, promote, quiet, record, shape_of, tensor_or_none, wrap,
+    number_for_floats, number_for_integers, operand, promote, quiet, record, shape_of,
+    tensor_or_none, wrap,
 )
 
 
-def _binary(a, b, compute, float_result=False):
+def _binary(a, b, compute, float_result=False, half_in_float32=False):
     """Run ``compute(a_data, b_data)`` in the promoted dtype; returns (out, a, b).
 
-    Overflow, 0/0 and inf - inf give inf and nan silently, as in torch.
+    Overflow, 0/0 and inf - inf give inf and nan silently, as in torch. ``half_in_float32``:
+    torch's mul and div of a half tensor and a Python number compute in float32, the number
+    a float32, and round once (numpy would round the number to half first: 0 * 1e10 would be
+    nan); its add and sub round the number to half, as numpy does.
     """
     if a.__class__ is Tensor:  # the common cases first: they skip promotion altogether
         ad = a._data
@@ -31,7 +35,8 @@ def _binary(a, b, compute, float_result=False):
                 not float_result or ad.dtype.kind == "f")
         else:  # float tensor (op) Python float: numpy keeps the tensor's dtype, as torch does
             bd = b
-            fast = b.__class__ is float and ad.dtype.kind == "f"
+            fast = b.__class__ is float and ad.dtype.kind == "f" and not (
+                half_in_float32 and ad.dtype.itemsize == 2)
         if fast:
             token = None if _grad_state.quiet else quiet_enter()
             try:
@@ -46,15 +51,17 @@ def _binary(a, b, compute, float_result=False):
     if float_result:
         dt = float_dtype_for(dt)
     backend = backend_of(a, b)
+    work = _FLOAT32 if half_in_float32 and dt.itemsize == 2 and dt.kind == "f" and not (
+        isinstance(a, Tensor) and isinstance(b, Tensor)) else dt
     try:
         with quiet(backend.xp):
-            out = compute(data_as(a, dt), data_as(b, dt))
+            out = compute(data_as(a, work), data_as(b, work))
+            if getattr(out, "dtype", None) != dt:
+                out = backend.xp.asarray(out, dtype=dt)
     except ValueError:
         sa = a._data.shape if isinstance(a, Tensor) else ()
         sb = b._data.shape if isinstance(b, Tensor) else ()
         raise broadcast_error(sa, sb) from None
-    if getattr(out, "dtype", None) != dt:
-        out = backend.xp.asarray(out, dtype=dt)
     return wrap(out, backend), a, b
 
 
@@ -144,7 +151,7 @@ class MulBackward0(FormulaNode):
 
 
 def mul(a, b):
-    out, a, b = _binary(a, b, operator.mul)
+    out, a, b = _binary(a, b, operator.mul, half_in_float32=True)
     # like torch, keep each factor only if the other one's gradient will need it
     # (a view read as of now: NOTE [views after in-place changes])
     a_grad = a.__class__ is not float and isinstance(a, Tensor) and (
@@ -168,7 +175,7 @@ def div(a, b, *, rounding_mode=None):
         fn = xp.floor_divide if rounding_mode == "floor" else (lambda x, y: xp.trunc(x / y))
         out, a, b = _binary(a, b, fn)
         return out
-    out, a, b = _binary(a, b, operator.truediv, float_result=True)
+    out, a, b = _binary(a, b, operator.truediv, float_result=True, half_in_float32=True)
     return record(DivBackward0, out, (tensor_or_none(a), tensor_or_none(b)), save=(a, b))
 
 
@@ -379,9 +386,15 @@ class ReluBackward0(FormulaNode):
 def relu(x):
     if x._data.dtype.kind == "b":
         raise RuntimeError("Boolean inputs not supported for relu")
-    xp = x._backend.xp
-    # zero first: numpy then keeps -0.0 (and nan) as torch's relu does
-    out = wrap(xp.maximum(x._data.dtype.type(0), x._data), x._backend)
+    d = x._data
+    if d.ndim == 0 and d.dtype.kind == "f" and x._backend is CPU:
+        # one number (a scalar graph): the choice itself, where maximum() would cost ten
+        # times as much; -0.0 and nan stay, as below
+        v = d[()]
+        out = wrap(d.dtype.type(0) if v < 0 else v, x._backend)
+    else:
+        # zero first: numpy then keeps -0.0 (and nan) as torch's relu does
+        out = wrap(x._backend.xp.maximum(d.dtype.type(0), d), x._backend)
     return record(ReluBackward0, out, (x,), save=(out,))
 
 
@@ -477,7 +490,8 @@ def clamp(x, min=None, max=None):  # noqa: A002 - torch's names
     dt = promote(x, 0.0 if float in (type(min), type(max)) else 0)  # int tensor, float bound
     if d.dtype != dt:
         d = d.astype(dt)
-    bound = d.dtype.type if d.dtype.kind == "f" else (lambda v: number_for_integers(v, dt))
+    number_for = number_for_floats if d.dtype.kind == "f" else number_for_integers
+    bound = lambda v: number_for(v, dt)  # noqa: E731
     if min is not None:
         d = xp.maximum(d, bound(min))
     if max is not None:
@@ -553,7 +567,8 @@ def where(condition, a, b):
         elif _plus_zero(a) and isinstance(b, Tensor) and b._data.dtype == dt and dt.kind == "f":
             data = backend.where_or_zero(backend.xp.logical_not(condition._data), b._data)
         else:
-            data = backend.xp.where(condition._data, data_as(a, dt), data_as(b, dt))
+            with quiet():  # a number beyond the dtype becomes inf silently, as in torch
+                data = backend.xp.where(condition._data, data_as(a, dt), data_as(b, dt))
     except ValueError:
         raise broadcast_error(condition._data.shape, shape_of(a), shape_of(b)) from None
     if data.dtype != dt:
@@ -705,6 +720,8 @@ def masked_fill(x, mask, value):
         fill = value._data.astype(d.dtype)
     elif d.dtype.kind in "iu" and not isinstance(value, bool):
         fill = number_for_integers(value, d.dtype)
+    elif d.dtype.kind == "f":
+        fill = number_for_floats(value, d.dtype)
     else:
         fill = d.dtype.type(value)
     try:
