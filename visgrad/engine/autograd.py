@@ -945,14 +945,17 @@ class BackwardIteration:
             formulas = _array_formulas[backend] = ArrayFormulas(backend)
         wrap = _Tensor._wrap
         outputs = []
+        last = made = None
         for out in node.rule(formulas, data, *args):  # a gradient passed through keeps its tensor
             if out is data or out is None:
                 outputs.append(g if out is data else None)
+            elif out is last:  # x * x: one array for the one input's two edges, one tensor
+                outputs.append(made)
             else:
-                out = wrap(out, backend)
-                if not self.history and out._data.size >= _BIG and out._data.base is None:
-                    self._fresh.add(out)
-                outputs.append(out)
+                last, made = out, wrap(out, backend)
+                if not self.history and made._data.size >= _BIG and made._data.base is None:
+                    self._fresh.add(made)
+                outputs.append(made)
         return tuple(outputs)
 
     def _run_rule(self, node: Node, grads: list) -> tuple:
