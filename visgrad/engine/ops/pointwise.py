@@ -23,9 +23,9 @@ def _binary(a, b, compute, float_result=False, half_in_float32=False):
     """Run ``compute(a_data, b_data)`` in the promoted dtype; returns (out, a, b).
 
     Overflow, 0/0 and inf - inf give inf and nan silently, as in torch. ``half_in_float32``:
-    torch's mul and div of a half tensor and a Python number compute in float32, the number
-    a float32, and round once (numpy would round the number to half first: 0 * 1e10 would be
-    nan); its add and sub round the number to half, as numpy does.
+    torch's mul, div and floor division of a half tensor and a Python number compute in
+    float32, the number a float32, and round once (numpy would round the number to half
+    first: 0 * 1e10 would be nan); its add and sub round the number to half, as numpy does.
     """
     if a.__class__ is Tensor:  # the common cases first: they skip promotion altogether
         ad = a._data
@@ -173,7 +173,7 @@ def div(a, b, *, rounding_mode=None):
     if rounding_mode is not None:
         xp = backend_of(operand(a), operand(b)).xp
         fn = xp.floor_divide if rounding_mode == "floor" else (lambda x, y: xp.trunc(x / y))
-        out, a, b = _binary(a, b, fn)
+        out, a, b = _binary(a, b, fn, half_in_float32=True)
         return out
     out, a, b = _binary(a, b, operator.truediv, float_result=True, half_in_float32=True)
     return record(DivBackward0, out, (tensor_or_none(a), tensor_or_none(b)), save=(a, b))
@@ -739,7 +739,7 @@ def isfinite(x):
 
 def floor_divide(a, b):
     xp = backend_of(operand(a), operand(b)).xp
-    out, _, _ = _binary(a, b, xp.floor_divide)
+    out, _, _ = _binary(a, b, xp.floor_divide, half_in_float32=True)
     return out
 
 
