@@ -648,30 +648,32 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     tensor(3., requires_grad=True)
     """
     backend = get_backend(device or _default_device[0])
+    token = quiet_enter()  # a cast beyond the dtype (3e38 to half) is inf, silently, as in torch
+    try:
+        arr = _data_for_tensor(data, dtype, backend)
+    finally:
+        quiet_exit(token)
+    out = Tensor._wrap(arr, backend)
+    return _factory_grad(out) if requires_grad else out
+
+
+def _data_for_tensor(data, dtype, backend):
+    """``tensor()``'s array: a copy, in the dtype asked for or inferred."""
     if isinstance(data, Tensor):
         warnings.warn(
             "To copy construct from a tensor, it is recommended to use sourceTensor.detach()."
             "clone() or sourceTensor.detach().clone().requires_grad_(True), rather than "
-            "torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
+            "torch.tensor(sourceTensor).", UserWarning, stacklevel=3)
         src = data._data if data._backend is backend else backend.asarray(
             data._backend.to_host(data._data))
         arr = src.copy()
         dt = dtypes.as_dtype(dtype) if dtype is not None else data.dtype
-        if arr.dtype != dt.np:
-            arr = arr.astype(dt.np)
-    elif isinstance(data, backend.array_type) and backend.array_type is not _numpy_ndarray():
+        return arr.astype(dt.np) if arr.dtype != dt.np else arr
+    if isinstance(data, backend.array_type) and backend.array_type is not _numpy_ndarray():
         dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.from_numpy(data.dtype)
-        arr = data.astype(dt.np, copy=True)
-    else:
-        dt = dtypes.as_dtype(dtype) if dtype is not None else _inferred_dtype(data)
-        host = _host_array(data, dt.np)
-        token = quiet_enter()  # 3e38 as half is inf, silently, as in torch
-        try:
-            arr = backend.asarray(host.astype(dt.np, copy=True))
-        finally:
-            quiet_exit(token)
-    out = Tensor._wrap(arr, backend)
-    return _factory_grad(out) if requires_grad else out
+        return data.astype(dt.np, copy=True)
+    dt = dtypes.as_dtype(dtype) if dtype is not None else _inferred_dtype(data)
+    return backend.asarray(_host_array(data, dt.np).astype(dt.np, copy=True))
 
 
 def _factory_grad(out: Tensor) -> Tensor:
