@@ -526,9 +526,17 @@ def constructor_size(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
         start, end, step = (0, args[0], 1) if len(args) == 1 else (*args[:2], 1)
         if len(args) == 3:
             step = args[2]
-        if step == 0:
+        if step == 0 or step != step:
             raise ValueError("step must be nonzero")
-        return (max(0, math.ceil((end - start) / step)),)
+        if all(isinstance(a, int) for a in (start, end, step)):
+            return (max(0, -((start - end) // step)),)  # exact, however big
+        try:
+            count = (end - start) / step
+        except OverflowError:
+            count = math.inf
+        if not math.isfinite(count):  # inf or nan at an end, or ends a float's range apart
+            raise ValueError(f"unsupported range: {start} -> {end}")  # torch's words
+        return (max(0, math.ceil(count)),)
     if name == "linspace":
         if len(args) != 3 or not all(_is_number(a) for a in args):
             raise ValueError("linspace(start, end, steps) takes three numbers")
