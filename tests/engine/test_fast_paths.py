@@ -559,3 +559,117 @@ def test_array_rules_on_one_number_match_tensor_rules_and_torch(name, dtype):
             assert a.shape == th.shape == () and a.dtype == th.dtype
             assert a.tobytes() == t.tobytes()
             np.testing.assert_allclose(a, th, rtol=1e-6)
+
+
+# ---- raw gradients between nodes (NOTE [raw gradients]) ---------------------------------------
+
+def _stepped_program(lib, device):
+    """Products, a broadcast sum, a Tensor-written rule (softmax on the way) and a leaf that
+    receives three gradients."""
+    x = lib.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], requires_grad=True, device=device)
+    b = lib.tensor([0.1, 0.2, 0.3], requires_grad=True, device=device)
+    h = (x * x + b) * 0.5
+    return x, b, (h.softmax(1) * h).sum() + x.mean()
+
+
+def test_stepping_shows_tensors_on_the_gradients_device(device):
+    x, b, loss = _stepped_program(vg, device)
+    steps = list(BackwardIteration([loss]))
+    tx, tb, theirs = _stepped_program(torch, "cpu")
+    theirs.backward()
+    names = [s.node.name() for s in steps]
+    assert names.count("torch::autograd::AccumulateGrad") == 2
+    for s in steps:
+        for g in (*s.grads_in, *s.outputs, *(e[2] for e in s.grads_out)):
+            if g is not None:
+                assert isinstance(g, vg.Tensor) and g.device.type == device, s
+                assert g.dtype == vg.float32
+        assert s.grads_in is s.grads_in  # made once, then kept
+    accumulations = [s.accumulation for s in steps if s.accumulation is not None]
+    assert [type(a.after) for a in accumulations] == [vg.Tensor, vg.Tensor]
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(b.grad.cpu().numpy(), tb.grad.numpy(), rtol=1e-6)
+
+
+def test_raw_gradients_reach_a_function_written_with_tensors_and_its_hooks_as_tensors(device):
+    seen = []
+
+    class Twice(vg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(g)
+            return g * 2.0
+
+    x = vg.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device)
+    y = Twice.apply(x * 3.0)
+    y.register_hook(lambda g: seen.append(g))
+    y.grad_fn.register_prehook(lambda grads: seen.append(grads[0]))
+    (y * y).sum().backward()
+    assert [type(g) for g in seen] == [vg.Tensor] * 3
+    assert all(g.device.type == device for g in seen)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), 72.0 * np.array([1.0, 2.0, 3.0]))
+
+
+def test_a_gradient_a_function_returns_from_what_it_saved_is_copied_into_grad():
+    class GiveSaved(vg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, w):
+            ctx.save_for_backward(w)
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            (w,) = ctx.saved_tensors
+            return w, None
+
+    x = vg.tensor([1.0, 2.0], requires_grad=True)
+    w = vg.tensor([5.0, 6.0])
+    GiveSaved.apply(x, w).sum().backward()
+    assert not np.shares_memory(x.grad.numpy(), w.numpy())
+    x.grad.mul_(10)
+    np.testing.assert_array_equal(w.numpy(), [5.0, 6.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [50.0, 60.0])
+
+
+def test_one_number_gradients_become_zero_dim_tensors_in_grad_and_steps():
+    def program(lib):
+        xs = [lib.tensor(np.float32(v), requires_grad=True) for v in (0.5, -1.5, 2.0)]
+        acc = xs[0]
+        for i in range(30):
+            acc = acc * 0.5 + lib.relu(xs[i % 3])
+        return xs, acc
+
+    xs, loss = program(vg)
+    steps = list(BackwardIteration([loss]))
+    theirs, their_loss = program(torch)
+    their_loss.backward()
+    for x, t in zip(xs, theirs):
+        assert isinstance(x.grad.numpy(), np.ndarray) and x.grad.shape == ()
+        assert x.grad.numpy().flags.writeable
+        np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+    assert all(type(g.numpy()) is np.ndarray for s in steps for g in s.grads_in)
+    again, loss = program(vg)
+    loss.backward()
+    for x, y in zip(xs, again):
+        np.testing.assert_array_equal(x.grad.numpy(), y.grad.numpy())
+        y.grad.add_(1.0)  # a grad made from a numpy scalar is an array of its own
+
+
+def test_array_backend_names_each_arrays_backend():
+    from visgrad.engine import backend
+
+    assert backend.array_backend(np.zeros(3)) is backend.CPU
+    assert backend.array_backend(np.float16(1)) is backend.CPU
+    backend.register_backend("cuda", backend.strict_cuda_backend)
+    try:
+        strict = backend.get_backend("cuda")
+        on_device = vg.ones(2, device="cuda")._data
+        assert backend.array_backend(on_device) is strict
+    finally:
+        backend.register_backend("cuda", None)
+    with pytest.raises(TypeError, match="no backend holds arrays of type list"):
+        backend.array_backend([1.0])

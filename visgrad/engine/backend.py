@@ -216,6 +216,7 @@ def get_backend(device="cpu") -> Backend:
 def register_backend(device_type: str, factory: Callable[[], Backend] | None) -> None:
     """Replace (or, with None, restore) the backend of a device type; used by tests."""
     _cache.pop(device_type, None)
+    _by_array_class.clear()
     if factory is None:
         _factories[device_type] = {"cpu": _numpy_backend, "cuda": _cupy_backend}[device_type]
     else:
@@ -223,6 +224,24 @@ def register_backend(device_type: str, factory: Callable[[], Backend] | None) ->
 
 
 CPU = get_backend("cpu")
+_by_array_class: dict[type, Backend] = {}
+
+
+def array_backend(a) -> Backend:
+    """The backend whose array ``a`` is (numpy's scalars are the CPU's): the backward pass
+    hands raw arrays from node to node and wraps one in a Tensor only where one is needed."""
+    cls = a.__class__
+    if cls is numpy.ndarray or isinstance(a, numpy.generic):
+        return CPU
+    backend = _by_array_class.get(cls)
+    if backend is None:
+        for candidate in _cache.values():
+            if isinstance(a, candidate.array_type):
+                backend = _by_array_class[cls] = candidate
+                break
+        else:
+            raise TypeError(f"no backend holds arrays of type {cls.__name__}")
+    return backend
 
 
 # ---- silent floating-point errors ------------------------------------------------------------
