@@ -114,6 +114,43 @@ def test_nan_and_inf_in_array_rules_are_silent_and_torchs(recwarn):
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
+def test_steps_are_silent_and_leave_the_callers_numpy_state_alone(recwarn):
+    """A single step silences numpy for itself only: code between steps warns as it would."""
+    class Inverse(vg.autograd.Function):  # a rule written with Tensor operations
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g / x
+
+    def program(lib, step=None):
+        x = lib.tensor([0.0, -1.0, 1e30, 2.0], requires_grad=True)
+        seen = []
+        y = (x.log() + x.sqrt() + (x * 1e30)) * 1e30
+        y.register_hook(lambda g: seen.append(g * 1e300))  # a hook's own Tensor ops
+        loss = Inverse.apply(y).sum() if lib is vg else (y / y.detach()).sum()
+        if step is None:
+            loss.backward()
+        else:
+            for _ in BackwardIteration([loss]):
+                step()
+        return x.grad
+
+    def between_steps():
+        with pytest.warns(RuntimeWarning, match="divide by zero"):
+            np.float64(1.0) / np.zeros(1)
+        assert np.geterr()["over"] == "warn"
+
+    stepped = program(vg, step=between_steps)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    np.testing.assert_array_equal(stepped.numpy(), program(vg).numpy())
+    np.testing.assert_array_equal(stepped.numpy(), program(torch).numpy())
+
+
 # ---- a leaf keeps a gradient no one else holds ---------------------------------------------------
 
 def test_stealing_is_calibrated_on_this_interpreter():

@@ -28,6 +28,7 @@ With create_graph the buffers hold Tensors, since the sums are part of the new g
 
 from __future__ import annotations
 
+import contextvars as _contextvars
 import gc
 import sys as _sys
 from collections import deque as _deque
@@ -677,6 +678,7 @@ class BackwardIteration:
         self._heap: list = []
         self._tiebreak = itertools.count()
         self._steps = None  # the generator of steps, made on the first one
+        self._context = None  # where single steps run (see _advance)
         # torch checks every gradient given against its output first, then that each output
         # requires grad
         grads = []
@@ -853,27 +855,44 @@ class BackwardIteration:
 
     def _advance(self, drain: bool) -> BackwardStep | None:
         """Take the next step, or all of them, with grad mode as create_graph says and
-        floating-point errors silent. One call for both: the GUI's stepper pays it per node."""
+        floating-point errors silent. One call for both: the GUI's stepper pays it per node.
+
+        ``run()`` silences numpy around the whole drain. A single step runs in a context of
+        the pass's own (``_quiet_context``), where numpy was silenced once: switching a
+        context costs a third of setting numpy's state and resetting it at every step. The
+        Tensor operations a step may run (hooks, rules written with Tensors) then silence
+        numpy again themselves, since ``state.quiet`` is left as the caller had it."""
         state = grad_mode._state
         previous, state.grad = state.grad, self.create_graph
-        was_quiet, state.quiet = state.quiet, True
-        token = quiet_enter()
         self._anomaly = state.anomaly
         try:
-            if drain:
+            if not drain:
+                return self._quiet_context().run(next, self._steps or self._iteration())
+            was_quiet, state.quiet = state.quiet, True
+            token = quiet_enter()
+            try:
                 # a deque of length 0 takes each step and lets it go at once: a step held here
                 # would hold its gradients, and a leaf takes only a gradient nothing else holds
                 _deque(self._iteration(), maxlen=0)
-                return None
-            return next(self._steps or self._iteration())
+            finally:
+                quiet_exit(token)
+                state.quiet = was_quiet
+            return None
         except BaseException:
             self._heap.clear()
             self.done = True
             raise
         finally:
-            quiet_exit(token)
             state.grad = previous
-            state.quiet = was_quiet
+
+    def _quiet_context(self) -> _contextvars.Context:
+        """A copy of the caller's context, as of the first step, with numpy's floating-point
+        errors silent in it; the steps run there and leave the caller's context alone."""
+        context = self._context
+        if context is None:
+            context = self._context = _contextvars.copy_context()
+            context.run(quiet_enter)
+        return context
 
     def _steps_of_this_pass(self):
         """Execute ready nodes one at a time, yielding a BackwardStep for each (None for each
@@ -1208,6 +1227,7 @@ class BackwardIteration:
     def _finish(self) -> None:
         self.done = True
         self._steps = None  # the generator refers to this iteration: no cycle left behind
+        self._context = None
         self._fresh.clear()
         if self._inputs is not None and not self.accumulate and not self._allow_unused:
             for k, g in enumerate(self.captured):
