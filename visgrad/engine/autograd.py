@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from visgrad.engine import grad_mode
-from visgrad.engine.backend import CPU, array_backend, quiet_enter, quiet_exit
+from visgrad.engine.backend import CPU, CPU_ARRAY_TYPES, array_backend, quiet_enter, quiet_exit
 
 _sequence = itertools.count()
 
@@ -895,8 +895,9 @@ class BackwardIteration:
         return context
 
     def _steps_of_this_pass(self):
-        """Execute ready nodes one at a time, yielding a BackwardStep for each (None for each
-        while ``history`` is off: ``run()`` keeps no record nobody would read).
+        """Execute ready nodes one at a time, yielding a BackwardStep for each while
+        ``history`` is on (``run()`` turns it off: it keeps no record nobody would read, and
+        drains the pass without a pause per node).
 
         One generator, so what never changes during a pass is looked up once, not once per
         node. A node's locals are dropped before its step is yielded: a leaf takes a gradient
@@ -926,7 +927,8 @@ class BackwardIteration:
                     step._grads_in = tuple(grads)
                 self._accumulate(node, grads[0], step)
                 grads = None
-                yield step
+                if step is not None:
+                    yield step
                 continue
             else:  # the common case, inlined: no hooks, no captures, one output
                 g = grads[0]
@@ -952,14 +954,22 @@ class BackwardIteration:
                         if outputs.__class__ is not tuple:
                             outputs = (outputs,)
                     metas = node._input_meta
-                    if len(outputs) != len(metas) or self._anomaly:
+                    count = len(metas)
+                    if len(outputs) != count or self._anomaly:
                         outputs = self._checked(node, outputs)
                     elif arrays:
-                        for g, meta in zip(outputs, metas):
+                        if count == 1 or count == 2 and outputs[0] is outputs[1] and \
+                                metas[0] is metas[1]:  # one check does (add, x * x: metadata
+                            g, meta = outputs[0], metas[0]  # is interned, see _interned)
                             if g is not None and (meta is None or g.shape != meta[0] or
                                                   g.dtype != meta[1]):
                                 outputs = self._checked(node, outputs)
-                                break
+                        else:
+                            for g, meta in zip(outputs, metas):
+                                if g is not None and (meta is None or g.shape != meta[0] or
+                                                      g.dtype != meta[1]):
+                                    outputs = self._checked(node, outputs)
+                                    break
                     else:
                         for g, meta in zip(outputs, metas):
                             if g is not None and (meta is None or g.__class__ is not _Tensor or
@@ -993,7 +1003,8 @@ class BackwardIteration:
                     heappush(heap, (_ACC_FIRST + next(tiebreak) if nxt.__class__ is accumulator
                                     else -nxt._seq, nxt))
             grads = outputs = g = None
-            yield step
+            if step is not None:  # run() takes no record: it goes on without a pause
+                yield step
 
     def _on_arrays(self, node: FormulaNode, data) -> tuple | None:
         """A formula run on raw arrays (see FormulaNode); None when the saved values' dtypes
@@ -1003,7 +1014,7 @@ class BackwardIteration:
         saved = node._saved
         if saved is None:
             return node.saved_tensors  # raises: freed
-        backend = array_backend(data)
+        backend = CPU if data.__class__ in CPU_ARRAY_TYPES else array_backend(data)
         # one number (a scalar graph): numpy's scalars compute ten times faster than 0-d
         # arrays, with the same IEEE operations in the same dtype
         scalar = data.ndim == 0 and backend is CPU

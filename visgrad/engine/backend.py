@@ -224,6 +224,8 @@ def register_backend(device_type: str, factory: Callable[[], Backend] | None) ->
 
 
 CPU = get_backend("cpu")
+# numpy's array and its scalar types (one number on the CPU travels as a scalar)
+CPU_ARRAY_TYPES = frozenset({numpy.ndarray, *(numpy.dtype(c).type for c in "efdgFDG?bhilqBHILQ")})
 _by_array_class: dict[type, Backend] = {}
 
 
