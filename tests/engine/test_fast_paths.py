@@ -710,3 +710,20 @@ def test_array_backend_names_each_arrays_backend():
         backend.register_backend("cuda", None)
     with pytest.raises(TypeError, match="no backend holds arrays of type list"):
         backend.array_backend([1.0])
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_a_means_gradient_filled_in_gives_torchs_bits(dtype):
+    """MeanBackward0 divides the one number once and fills it in on the CPU."""
+    rng = np.random.default_rng(5)
+    for size in (1, 3, 7, 64, 1000):
+        for factor in [0.0, -0.0, 1.0, 3.0, -7.25, 1e-3, 6e4, float("inf"), float("nan"),
+                       *rng.standard_normal(5)]:
+            grads = []
+            for lib in (vg, torch):
+                x = lib.tensor(np.ones(size, dtype=dtype), requires_grad=True)
+                (x.mean() * factor).backward()
+                grads.append(x.grad.numpy())
+            ours, theirs = grads
+            assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+            np.testing.assert_array_equal(ours, theirs, err_msg=f"{size} {factor}")

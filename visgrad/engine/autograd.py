@@ -223,6 +223,13 @@ class ArrayFormulas:
     def expand(self, x, shape):
         return self._xp.broadcast_to(x, shape)
 
+    def expand_divided(self, x, shape, count):
+        """``expand(x, shape) / count`` (a mean's gradient): one number divided once and
+        filled in, on the CPU, where numpy's broadcast_to alone costs more than the rest."""
+        if self._backend is CPU and x.ndim == 0:
+            return self._xp.full(shape, x / count, dtype=x.dtype)
+        return self._xp.broadcast_to(x, shape) / count
+
     def unsqueeze_dims(self, x, dims: tuple):
         return self._xp.expand_dims(x, dims)
 
@@ -536,6 +543,7 @@ def _interned(meta: tuple) -> tuple:
 
 
 _Tensor = None  # visgrad.engine.tensor.Tensor, set by that module (it imports this one)
+_sum_to_array = None  # visgrad.engine.tensor.sum_to_array, set with it
 
 
 # ---- the backward iteration -----------------------------------------------------------------
@@ -1044,9 +1052,25 @@ class BackwardIteration:
         return outputs
 
     def _checked(self, node: Node, outputs: tuple) -> tuple:
-        """``_validate`` for either kind of gradient the pass carries."""
+        """``_validate`` for either kind of gradient the pass carries. Raw arrays that only
+        need the broadcast summed away (a bias's gradient) are reduced as they are; anything
+        else (a wrong count or shape, another dtype, anomaly mode) goes through Tensors."""
         if self.create_graph:
             return self._validate(node, outputs)
+        metas = node._input_meta
+        if len(outputs) == len(metas) and not self._anomaly:
+            checked = []
+            for g, meta in zip(outputs, metas):
+                if g is None or meta is None:
+                    checked.append(None)
+                    continue
+                shape, dtype = meta
+                if getattr(g, "dtype", None) != dtype or \
+                        g.shape != shape and not _expandable(shape, g.shape):
+                    break
+                checked.append(_sum_to_array(g, shape))
+            else:
+                return tuple(checked)
         return _as_arrays(self._validate(node, _as_tensors(outputs)))
 
     def _run_rule(self, node: Node, grads: list) -> tuple:
@@ -1217,8 +1241,7 @@ class BackwardIteration:
         else:
             wrap, backend = _Tensor._wrap, leaf._backend
             if grad.shape != leaf._data.shape:
-                from visgrad.engine.tensor import sum_to  # noqa: PLC0415
-                grad = sum_to(wrap(grad, backend), tuple(leaf._data.shape))._data
+                grad = _sum_to_array(grad, leaf._data.shape)
             if before is None:
                 if not self.history and _owns_alone(grad, _sys.getrefcount(grad)):
                     leaf._grad = wrap(grad, backend)  # no copy needed

@@ -471,6 +471,22 @@ def zeros_for(shape, np_dtype, backend: Backend = CPU) -> Tensor:
     return Tensor._wrap(backend.xp.zeros(shape, dtype=np_dtype), backend)
 
 
+def _broadcast_dims(gshape: tuple, shape: tuple) -> tuple:
+    """The dimensions of ``gshape`` that broadcasting ``shape`` to it added or stretched."""
+    lead = len(gshape) - len(shape)
+    return tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
+
+
+def sum_to_array(data, shape: tuple):
+    """``sum_to`` on a raw array, where nothing is recorded (the backward pass's gradients)."""
+    shape = tuple(shape)
+    if data.shape == shape:
+        return data
+    dims = _broadcast_dims(data.shape, shape)
+    return (data.sum(axis=dims, keepdims=True) if dims else data).reshape(shape)
+
+
 def sum_to(g: Tensor, shape: tuple) -> Tensor:
     """Reduce a broadcast gradient back to ``shape`` (differentiable, for create_graph; with
     no graph to record, the same reduction straight on the array)."""
@@ -478,12 +494,10 @@ def sum_to(g: Tensor, shape: tuple) -> Tensor:
     gshape = g._data.shape
     if gshape == shape:
         return g
-    lead = len(gshape) - len(shape)
-    dims = tuple(range(lead)) + tuple(
-        lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
     if not grad_mode._state.grad:
-        data = g._data.sum(axis=dims, keepdims=True) if dims else g._data
-        return Tensor._wrap(data.reshape(shape), g._backend)
+        return Tensor._wrap(sum_to_array(g._data, shape), g._backend)
+    lead = len(gshape) - len(shape)
+    dims = _broadcast_dims(gshape, shape)
     if dims:
         g = g.sum(dim=dims, keepdim=True)
     if lead or g._data.shape != shape:
@@ -883,3 +897,4 @@ def randperm(n: int, dtype=None, device=None) -> Tensor:
 
 _new_object = object.__new__
 _autograd._Tensor = Tensor
+_autograd._sum_to_array = sum_to_array

@@ -195,6 +195,10 @@ class _TensorFormulas:
         return expand(x, *shape)
 
     @staticmethod
+    def expand_divided(x, shape, count):
+        return expand(x, *shape) / count
+
+    @staticmethod
     def unsqueeze_dims(x, dims):
         for d in dims:  # ascending, so each lands at its original position
             x = unsqueeze(x, d)

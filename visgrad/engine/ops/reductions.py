@@ -44,7 +44,7 @@ def _check_0d(dim) -> tuple:
 
 class MeanBackward0(FormulaNode):
     def rule(self, F, g):
-        return (F.expand(g, self.shape) / self.count,)
+        return (F.expand_divided(g, self.shape, self.count),)
 
 
 class MeanBackward1(FormulaNode):
