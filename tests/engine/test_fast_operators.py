@@ -142,3 +142,40 @@ def test_a_fused_result_has_every_field_a_wrapped_tensor_has():
     wrapped = vg.Tensor._wrap(a._data * 2.0)
     for out in (a * 2.0, a.detach() * 2.0):
         assert [hasattr(out, f) for f in fields] == [hasattr(wrapped, f) for f in fields]
+
+
+def _overflowing(lib):
+    x = lib.tensor([1e30, 0.0, float("inf"), -2.0], requires_grad=True)
+    y = (x * 1e30) * (x * float("inf")) + (x - x * 2.0) / x
+    y.sum().backward()
+    return y.detach().numpy(), x.grad.numpy()
+
+
+@pytest.mark.parametrize("switching", [False, True], ids=["context", "switching"])
+def test_fused_operators_are_silent_in_each_thread_and_leave_numpys_state_alone(
+        recwarn, monkeypatch, switching):
+    """Each thread computes in a quiet context of its own (or, where numpy's state is not per
+    context, switches around each call); the caller's numpy warns as before."""
+    import threading
+
+    from visgrad.engine import backend, grad_mode
+
+    if switching:
+        monkeypatch.setattr(backend.quiet_enter, "context_bound", False)
+        monkeypatch.setattr(grad_mode._state, "numpy_quiet", None)
+    expected = _overflowing(torch)
+    results = []
+    thread = threading.Thread(target=lambda: results.append(_overflowing(vg)))
+    thread.start()
+    thread.join()
+    results.append(_overflowing(vg))
+    assert len(results) == 2
+    for values, grads in results:
+        np.testing.assert_array_equal(values, expected[0])
+        np.testing.assert_array_equal(grads, expected[1])
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    assert np.geterr()["over"] == "warn"
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        np.float32(1e30) * np.float32(1e30)
+    if switching:
+        assert grad_mode._state.numpy_quiet is backend._Switching

@@ -28,7 +28,6 @@ With create_graph the buffers hold Tensors, since the sums are part of the new g
 
 from __future__ import annotations
 
-import contextvars as _contextvars
 import gc
 import sys as _sys
 from collections import deque as _deque
@@ -40,7 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from visgrad.engine import grad_mode
-from visgrad.engine.backend import CPU, CPU_ARRAY_TYPES, array_backend, quiet_enter, quiet_exit
+from visgrad.engine.backend import (CPU, CPU_ARRAY_TYPES, array_backend, quiet_context,
+                                    quiet_enter, quiet_exit)
 
 _sequence = itertools.count()
 
@@ -893,13 +893,12 @@ class BackwardIteration:
         finally:
             state.grad = previous
 
-    def _quiet_context(self) -> _contextvars.Context:
+    def _quiet_context(self):
         """A copy of the caller's context, as of the first step, with numpy's floating-point
         errors silent in it; the steps run there and leave the caller's context alone."""
         context = self._context
         if context is None:
-            context = self._context = _contextvars.copy_context()
-            context.run(quiet_enter)
+            context = self._context = quiet_context()
         return context
 
     def _steps_of_this_pass(self):

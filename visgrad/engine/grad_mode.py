@@ -14,6 +14,7 @@ class _State(threading.local):
     grad = True
     anomaly = False
     quiet = False  # numpy floating-point warnings already silenced by the caller
+    numpy_quiet = None  # this thread's backend.quiet_context(), made on its first op
 
 
 _state = _State()

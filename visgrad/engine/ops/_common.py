@@ -8,7 +8,7 @@ import numbers
 from visgrad.engine import dtypes
 from visgrad.engine.grad_mode import _state as _grad_state
 from visgrad.engine.autograd import Node, record  # noqa: F401 - re-exported for the op modules
-from visgrad.engine.backend import quiet_enter, quiet_exit
+from visgrad.engine.backend import quiet_context, quiet_enter, quiet_exit
 from visgrad.engine.tensor import Tensor, _wrap_dim
 
 _FLOAT32 = dtypes.float32.np
@@ -121,6 +121,18 @@ class _Quiet:
 
     def __exit__(self, *exc) -> None:
         quiet_exit(self._token)
+
+
+def quietly(fn, *args):
+    """``fn(*args)`` with floating-point errors silent: in this thread's quiet context
+    (``backend.quiet_context``), cheaper than switching numpy's state around the call."""
+    state = _grad_state
+    if state.quiet:
+        return fn(*args)
+    context = state.numpy_quiet
+    if context is None:
+        context = state.numpy_quiet = quiet_context()
+    return context.run(fn, *args)
 
 
 def quiet(xp=None):

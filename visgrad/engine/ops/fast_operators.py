@@ -18,7 +18,7 @@ import operator
 
 from visgrad.engine import autograd as _ag
 from visgrad.engine import dtypes
-from visgrad.engine.backend import CPU, quiet_enter, quiet_exit
+from visgrad.engine.backend import CPU, quiet_context
 from visgrad.engine.grad_mode import _state
 from visgrad.engine.ops._common import broadcast_error
 from visgrad.engine.ops.pointwise import AddBackward0, DivBackward0, MulBackward0, SubBackward0
@@ -69,14 +69,16 @@ def fused(compute, node_cls, saves: int, general):
             ad = ad[()]
             if bd.__class__ is not float:
                 bd = bd[()]
-        token = None if state.quiet else quiet_enter()
         try:
-            data = compute(ad, bd)
+            if state.quiet:
+                data = compute(ad, bd)
+            else:  # silently, in this thread's quiet context (cheaper than switching numpy)
+                context = state.numpy_quiet
+                if context is None:
+                    context = state.numpy_quiet = quiet_context()
+                data = context.run(compute, ad, bd)
         except ValueError:
             raise broadcast_error(ad.shape, getattr(bd, "shape", ())) from None
-        finally:
-            if token is not None:
-                quiet_exit(token)
         if isinstance(data, _np_generic):  # numpy turns 0-d results into scalars
             data = _np_asarray(data)
         out = _new_object(Tensor)  # Tensor._wrap, written out

@@ -10,12 +10,11 @@ import math
 import operator
 
 from visgrad.engine.autograd import FormulaNode
-from visgrad.engine.backend import CPU, quiet_enter, quiet_exit
-from visgrad.engine.grad_mode import _state as _grad_state
+from visgrad.engine.backend import CPU
 from visgrad.engine.ops._common import (
     _FLOAT32, Node, Tensor, backend_of, broadcast_error, data_as, float_dtype_for,
-    number_for_floats, number_for_integers, operand, promote, quiet, record, shape_of,
-    tensor_or_none, wrap,
+    number_for_floats, number_for_integers, operand, promote, quiet, quietly, record,
+    shape_of, tensor_or_none, wrap,
 )
 
 
@@ -38,14 +37,10 @@ def _binary(a, b, compute, float_result=False, half_in_float32=False):
             fast = b.__class__ is float and ad.dtype.kind == "f" and not (
                 half_in_float32 and ad.dtype.itemsize == 2)
         if fast:
-            token = None if _grad_state.quiet else quiet_enter()
             try:
-                return Tensor._wrap(compute(ad, bd), a._backend), a, b
+                return Tensor._wrap(quietly(compute, ad, bd), a._backend), a, b
             except ValueError:
                 raise broadcast_error(ad.shape, bd.shape) from None
-            finally:
-                if token is not None:
-                    quiet_exit(token)
     a, b = operand(a), operand(b)
     dt = promote(a, b)
     if float_result:
@@ -287,12 +282,7 @@ def _unary(x, fn):
     d = x._data
     if d.dtype.kind != "f":
         d = d.astype(float_dtype_for(d.dtype))
-    token = None if _grad_state.quiet else quiet_enter()
-    try:
-        return Tensor._wrap(fn(d), x._backend)
-    finally:
-        if token is not None:
-            quiet_exit(token)
+    return Tensor._wrap(quietly(fn, d), x._backend)
 
 
 class ExpBackward0(FormulaNode):
