@@ -116,8 +116,12 @@ def fused(compute, node_cls, saves: int, general):
                 edge_b = (fn if fn is not None else leaf_accumulator(other), 0)
             else:
                 edge_b = (fn, other._output_nr)
-            meta = (bd.shape, dt)
-            meta_b = _META.get(meta) or interned(meta)
+            shape = bd.shape
+            if a_grad and shape == meta_a[0]:  # the usual case: one shape, one dtype
+                meta_b = meta_a
+            else:
+                meta = (shape, dt)
+                meta_b = _META.get(meta) or interned(meta)
         node = _new_object(node_cls)
         node._seq = next(sequence)
         node.next_functions = (edge_a, edge_b)
