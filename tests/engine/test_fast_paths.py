@@ -478,6 +478,20 @@ def test_where_or_zero_of_one_number_is_a_new_array_with_wheres_bits(dtype):
             assert not np.shares_memory(got, v)  # where() of a forward must not alias its input
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_where_or_zero_of_a_numpy_scalar_stays_a_scalar_with_wheres_bits(dtype):
+    """The backward pass carries one number as a numpy scalar: the choice keeps it one."""
+    from visgrad.engine.backend import CPU
+
+    for value in (2.5, -0.0, 0.0, np.nan, -np.inf):
+        v = np.dtype(dtype).type(value)
+        for mask in (np.bool_(True), np.bool_(False)):
+            got = CPU.where_or_zero(mask, v)
+            want = np.where(mask, v, v.dtype.type(0))
+            assert isinstance(got, np.generic) and got.dtype == want.dtype
+            assert np.asarray(got).tobytes() == want.tobytes(), (value, mask)
+
+
 @pytest.mark.parametrize("value", [-1.0, 2.0, 0.0, -0.0, float("nan")])
 @pytest.mark.parametrize("grad", [3.0, -0.0, float("nan"), float("-inf")])
 def test_relu_gradient_of_one_number_is_torchs(value, grad):

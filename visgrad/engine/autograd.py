@@ -1043,7 +1043,7 @@ class BackwardIteration:
         if formulas is None:
             formulas = _array_formulas[backend] = ArrayFormulas(backend)
         outputs = tuple(node.rule(formulas, data, *args))
-        if not self.history:
+        if not (scalar or self.history):
             for out in outputs:  # NOTE [raw gradients]: big new arrays may take later sums
                 if out is not None and out is not data and out.size >= _BIG and \
                         out.base is None:

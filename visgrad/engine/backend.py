@@ -77,7 +77,11 @@ class Backend:
         if values.ndim == 0 and (mask.__class__ is numpy.bool_ or
                                  isinstance(mask, numpy.ndarray) and mask.ndim == 0):
             # one number (a scalar graph): where() would cost ten times the choice itself
-            return values.copy() if mask else numpy.zeros_like(values)
+            if mask:
+                return values.copy()
+            # a numpy scalar (the backward pass's one number) stays one; zeros_like is slow
+            return values.dtype.type(0) if isinstance(values, numpy.generic) else \
+                numpy.zeros_like(values)
         bits = _UNSIGNED.get(values.dtype.itemsize) if self.name == "numpy" else None
         if bits is None or not isinstance(mask, numpy.ndarray) or mask.ndim == 0 or \
                 mask.shape != values.shape or mask.dtype.kind != "b" or \
