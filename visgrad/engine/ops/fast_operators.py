@@ -69,14 +69,13 @@ def fused(compute, node_cls, saves: int, general):
             ad = ad[()]
             if bd.__class__ is not float:
                 bd = bd[()]
+        # silently, in this thread's quiet context (cheaper than switching numpy's state; one
+        # switch of context costs about what reading whether the caller is quiet already does)
+        context = state.numpy_quiet
+        if context is None:
+            context = state.numpy_quiet = quiet_context()
         try:
-            if state.quiet:
-                data = compute(ad, bd)
-            else:  # silently, in this thread's quiet context (cheaper than switching numpy)
-                context = state.numpy_quiet
-                if context is None:
-                    context = state.numpy_quiet = quiet_context()
-                data = context.run(compute, ad, bd)
+            data = context.run(compute, ad, bd)
         except ValueError:
             raise broadcast_error(ad.shape, getattr(bd, "shape", ())) from None
         if isinstance(data, _np_generic):  # numpy turns 0-d results into scalars
