@@ -58,6 +58,11 @@ ARITHMETIC = {
     "log_softmax": lambda lib, a, b: a.log_softmax(0) * b,
     "mm": lambda lib, a, b: a @ b.t(),
     "mm_one_side": lambda lib, a, b: a @ b.detach().t(),
+    "select_slice": lambda lib, a, b: a[1, 1:] * b[0, 1:] + a[:, 2].sum() * b[2, 1:],
+    "index_pairs": lambda lib, a, b: a[lib.arange(3), lib.tensor([3, 0, 1])] * b[0, :3],
+    "index_repeated": lambda lib, a, b: a[lib.tensor([0, 2, 0, 0])].sum(0) * b[1],
+    "index_mask": lambda lib, a, b: a[b > 1.2].sum() * b,
+    "index_one_number": lambda lib, a, b: a[lib.tensor([1]), lib.tensor([2])] * b,
 }
 
 
@@ -79,7 +84,7 @@ def test_array_rules_match_tensor_rules_and_torch(name, dtype):
 
 def test_the_formula_rules_are_the_ones_this_file_covers():
     modules = [sys.modules[f"visgrad.engine.ops.{name}"]  # ops.softmax names the function
-               for name in ("pointwise", "reductions", "softmax", "linalg")]
+               for name in ("pointwise", "reductions", "softmax", "linalg", "indexing")]
     formulas = {name for module in modules
                 for name, cls in vars(module).items()
                 if isinstance(cls, type) and issubclass(cls, FormulaNode) and cls is not FormulaNode}
@@ -88,7 +93,8 @@ def test_the_formula_rules_are_the_ones_this_file_covers():
         "DivBackward0", "ReciprocalBackward0", "NegBackward0", "PowBackward0", "ExpBackward0",
         "LogBackward0", "SqrtBackward0", "TanhBackward0", "SigmoidBackward0", "ReluBackward0",
         "SumBackward0", "SumBackward1", "MeanBackward0", "MeanBackward1", "SoftmaxBackward0",
-        "LogSoftmaxBackward0", "MmBackward0"}
+        "LogSoftmaxBackward0", "MmBackward0", "_IndexedBackward", "SelectBackward0",
+        "SliceBackward0", "IndexBackward0"}
 
 
 def test_mixed_dtypes_take_the_tensor_rule_as_torch_promotes():

@@ -237,6 +237,16 @@ class ArrayFormulas:
         """``where(mask, x, 0)``."""
         return self._backend.where_or_zero(mask, x)
 
+    def scatter(self, g, shape, index, accumulate: bool):
+        """Zeros of ``shape`` with ``g`` written (or added, for advanced indices that may
+        repeat a position) at ``index``: indexing's gradient (``indexing.scatter_into``)."""
+        data = self._xp.zeros(shape, dtype=g.dtype)
+        if accumulate:
+            self._backend.scatter_add(data, index, g)
+        else:
+            data[index] = g
+        return data
+
     @staticmethod
     def mm(a, b):
         return a @ b

@@ -208,6 +208,8 @@ class _TensorFormulas:
     def masked(mask, x):
         return where(mask, x, 0.0)
 
+    scatter = staticmethod(indexing.scatter_into)
+
     @staticmethod
     def t(x):
         return t(x)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 
 from visgrad.engine import dtypes, grad_mode
-from visgrad.engine.autograd import make_view
+from visgrad.engine.autograd import FormulaNode, make_view
 from visgrad.engine.backend import overlaps_itself
 from visgrad.engine.ops._common import Node, Tensor, operand, record, tensor_or_none, wrap
 from visgrad.engine.tensor import _wrap_dim
@@ -18,11 +18,12 @@ from visgrad.engine.tensor import _wrap_dim
 _view_of = make_view
 
 
-class _IndexedBackward(Node):
-    """Put the gradient of a part back at its place in a zero tensor of the input's shape."""
+class _IndexedBackward(FormulaNode):
+    """Put the gradient of a part back at its place in a zero tensor of the input's shape
+    (on raw arrays in a plain backward pass; as IndexPutBackward0 under create_graph)."""
 
-    def backward(self, g):
-        return (scatter_into(g, self.shape, self.index, self.accumulate),)
+    def rule(self, F, g):  # noqa: N803 - a namespace
+        return (F.scatter(g, self.shape, self.index, self.accumulate),)
 
 
 class SelectBackward0(_IndexedBackward):
