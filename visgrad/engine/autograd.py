@@ -578,6 +578,27 @@ class Accumulation:
     after: Any
 
 
+class _Shown:
+    """A step's gradients: the iteration hands raw arrays from node to node (NOTE [raw
+    gradients]); a step keeps them as they were and makes Tensors of them when someone
+    looks, once."""
+
+    def __init__(self, slot: str):
+        self.slot = slot
+
+    def __get__(self, step, owner=None):
+        if step is None:
+            return self
+        values = getattr(step, self.slot)
+        if not _all_tensors(values):
+            values = _as_tensors(values)
+            setattr(step, self.slot, values)
+        return values
+
+    def __set__(self, step, values) -> None:
+        setattr(step, self.slot, values)
+
+
 class BackwardStep:
     """Everything one executed node did, for the stepper and the canvas.
 
@@ -600,29 +621,8 @@ class BackwardStep:
         self.retained = ()
         self.captured = False
 
-    # The iteration hands raw arrays from node to node (NOTE [raw gradients]); a step keeps
-    # them as they were and makes Tensors of them when someone looks.
-    @property
-    def grads_in(self) -> tuple:
-        grads = self._grads_in
-        if not _all_tensors(grads):
-            grads = self._grads_in = _as_tensors(grads)
-        return grads
-
-    @grads_in.setter
-    def grads_in(self, grads: tuple) -> None:
-        self._grads_in = grads
-
-    @property
-    def outputs(self) -> tuple:
-        outputs = self._outputs
-        if not _all_tensors(outputs):
-            outputs = self._outputs = _as_tensors(outputs)
-        return outputs
-
-    @outputs.setter
-    def outputs(self, outputs: tuple) -> None:
-        self._outputs = outputs
+    grads_in = _Shown("_grads_in")
+    outputs = _Shown("_outputs")
 
     @property
     def grads_out(self) -> tuple:
