@@ -458,6 +458,8 @@ def _init_from(t: Tensor, data, backend: Backend) -> None:
 
 
 def _wrap_dim(dim: int, ndim: int) -> int:
+    if dim.__class__ is int and 0 <= dim < ndim:  # the usual case, as it is
+        return dim
     lo, hi = -max(ndim, 1), max(ndim, 1) - 1
     if not lo <= dim <= hi:
         raise IndexError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from visgrad.engine import dtypes
 from visgrad.engine.autograd import FormulaNode
-from visgrad.engine.ops._common import Tensor, float_dtype_for, quiet, record, wrap
+from visgrad.engine.ops._common import Tensor, float_dtype_for, quietly, record, wrap
 from visgrad.engine.tensor import _wrap_dim
 
 
@@ -56,8 +56,7 @@ def softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
             e = xp.exp(a - a.max(axis=k, keepdims=True))
             return e / e.sum(axis=k, keepdims=True)
 
-        with quiet(xp):  # a row of -inf gives nan, silently
-            out = wrap(_widened(fn, d), x._backend)
+        out = wrap(quietly(_widened, fn, d), x._backend)  # a row of -inf gives nan, silently
     return record(SoftmaxBackward0, out, (x,), save=(out,), dim=k)
 
 
@@ -79,8 +78,7 @@ def log_softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
             shifted = a - a.max(axis=k, keepdims=True)
             return shifted - xp.log(xp.exp(shifted).sum(axis=k, keepdims=True))
 
-        with quiet(xp):
-            out = wrap(_widened(fn, d), x._backend)
+        out = wrap(quietly(_widened, fn, d), x._backend)
     return record(LogSoftmaxBackward0, out, (x,), save=(out,), dim=k)
 
 
