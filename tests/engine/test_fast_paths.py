@@ -747,3 +747,36 @@ def test_a_means_gradient_filled_in_gives_torchs_bits(dtype):
             ours, theirs = grads
             assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
             np.testing.assert_array_equal(ours, theirs, err_msg=f"{size} {factor}")
+
+
+@pytest.mark.parametrize("op", ["relu", "exp", "tanh", "sigmoid", "sqrt", "reciprocal"])
+@pytest.mark.parametrize("kind", ["leaf", "non-leaf", "view", "one number"])
+def test_record_output_builds_the_node_record_builds(op, kind):
+    """The ops that save their own output take record_output: the same node as record()."""
+    if kind == "one number":
+        x = vg.tensor(0.7, requires_grad=True)
+    else:
+        x = vg.tensor([[0.5, 1.5], [2.0, 0.25]], requires_grad=True)
+        if kind == "non-leaf":
+            x = x * 1.0
+        elif kind == "view":
+            x = (x * 1.0)[0]
+    y = getattr(x, op)()
+    node = y.grad_fn
+    twin = vg.Tensor._wrap(y._data.copy(), y._backend)
+    autograd.record(type(node), twin, (x,), save=(twin,))
+    other = twin.grad_fn
+    assert node.next_functions == other.next_functions
+    assert node._input_meta == other._input_meta
+    assert node._saved_versions == other._saved_versions
+    assert node._saved_outputs == other._saved_outputs
+    assert node._saved[0] is y and other._saved[0] is twin and len(node._saved) == 1
+    assert y.requires_grad and not y.is_leaf and node.name() == other.name()
+    with vg.no_grad():
+        assert getattr(x, op)().grad_fn is None
+    y.sum().backward()
+    their_x = torch.tensor(x.detach().numpy(), requires_grad=True)
+    getattr(their_x, op)().sum().backward()
+    leaf = x if x.is_leaf else None
+    if leaf is not None:
+        np.testing.assert_allclose(leaf.grad.numpy(), their_x.grad.numpy(), rtol=1e-6)

@@ -502,6 +502,31 @@ def record(node_cls, out, inputs, save=(), **attrs):
     return out
 
 
+def record_output(node_cls, out, x):
+    """``record(node_cls, out, (x,), save=(out,))`` for the ops whose rule needs only their
+    own output (relu, exp, tanh, sigmoid...), written out for the usual case: grad on, no
+    anomaly mode, ``x`` a tensor that requires grad and is not a view. ``out`` is new, so
+    what is saved is known: itself, at version 0, as this node's output 0."""
+    state = grad_mode._state
+    if not state.grad or state.anomaly or x._base is not None or not x._requires_grad:
+        return record(node_cls, out, (x,), save=(out,))
+    node = _new_object(node_cls)
+    node._seq = next(_sequence)
+    node.next_functions = (gradient_edge(x),)
+    d = x._data
+    m = (d.shape, d.dtype)
+    node._input_meta = (_META.get(m) or _interned(m),)
+    node._saved = (out,)
+    node._saved_versions = _OWN_VERSION
+    node._saved_outputs = _OWN_OUTPUT
+    out._grad_fn = node
+    out._requires_grad = True
+    return out
+
+
+_OWN_VERSION, _OWN_OUTPUT = (0,), ((0, 0),)
+
+
 def _save(node: Node, values: tuple) -> None:
     """``node.save(*values)``; a plain function, because record() calls it for most ops."""
     node._saved = values

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import operator
 
-from visgrad.engine.autograd import FormulaNode
+from visgrad.engine.autograd import FormulaNode, record_output
 from visgrad.engine.backend import CPU
 from visgrad.engine.ops._common import (
     _FLOAT32, Node, Tensor, backend_of, broadcast_error, data_as, float_dtype_for,
@@ -183,7 +183,7 @@ def reciprocal(x):
     dt = float_dtype_for(x._data.dtype)
     with quiet(x._backend.xp):
         out = wrap(1 / data_as(x, dt), x._backend)
-    return record(ReciprocalBackward0, out, (x,), save=(out,))
+    return record_output(ReciprocalBackward0, out, x)
 
 
 def rtruediv(x, other):
@@ -292,7 +292,7 @@ class ExpBackward0(FormulaNode):
 
 def exp(x):
     out = _unary(x, x._backend.xp.exp)
-    return record(ExpBackward0, out, (x,), save=(out,))
+    return record_output(ExpBackward0, out, x)
 
 
 class LogBackward0(FormulaNode):
@@ -316,7 +316,7 @@ def sqrt(x):
     xp = x._backend.xp
     with xp.errstate(invalid="ignore") if hasattr(xp, "errstate") else _Null():
         out = _unary(x, xp.sqrt)
-    return record(SqrtBackward0, out, (x,), save=(out,))
+    return record_output(SqrtBackward0, out, x)
 
 
 class SinBackward0(Node):
@@ -346,7 +346,7 @@ class TanhBackward0(FormulaNode):
 
 def tanh(x):
     out = _unary(x, x._backend.xp.tanh)
-    return record(TanhBackward0, out, (x,), save=(out,))
+    return record_output(TanhBackward0, out, x)
 
 
 class SigmoidBackward0(FormulaNode):
@@ -364,7 +364,7 @@ def sigmoid(x):
         return (1 / (1 + xp.exp(-wide))).astype(d.dtype, copy=False)
 
     out = _unary(x, fn)
-    return record(SigmoidBackward0, out, (x,), save=(out,))
+    return record_output(SigmoidBackward0, out, x)
 
 
 class ReluBackward0(FormulaNode):
@@ -385,7 +385,7 @@ def relu(x):
     else:
         # zero first: numpy then keeps -0.0 (and nan) as torch's relu does
         out = wrap(x._backend.xp.maximum(d.dtype.type(0), d), x._backend)
-    return record(ReluBackward0, out, (x,), save=(out,))
+    return record_output(ReluBackward0, out, x)
 
 
 class AbsBackward0(Node):
