@@ -238,7 +238,7 @@ def array_backend(a) -> Backend:
     """The backend whose array ``a`` is (numpy's scalars are the CPU's): the backward pass
     hands raw arrays from node to node and wraps one in a Tensor only where one is needed."""
     cls = a.__class__
-    if cls is numpy.ndarray or isinstance(a, numpy.generic):
+    if cls in CPU_ARRAY_TYPES or isinstance(a, numpy.generic):
         return CPU
     backend = _by_array_class.get(cls)
     if backend is None:
@@ -292,6 +292,10 @@ def _numpy_quiet_switch():
 
 
 quiet_enter, quiet_exit = _numpy_quiet_switch()
+quiet_enter.__doc__ = """Silence floating-point errors until ``quiet_exit(token)``; returns the token.
+
+CuPy never warns about them, and the strict stand-in computes with numpy, so numpy's switch is
+the only one there is."""
 
 
 def quiet_context():
@@ -315,7 +319,3 @@ class _Switching:
             return fn(*args)
         finally:
             quiet_exit(token)
-quiet_enter.__doc__ = """Silence floating-point errors until ``quiet_exit(token)``; returns the token.
-
-CuPy never warns about them, and the strict stand-in computes with numpy, so numpy's switch is
-the only one there is."""
