@@ -780,3 +780,31 @@ def test_record_output_builds_the_node_record_builds(op, kind):
     leaf = x if x.is_leaf else None
     if leaf is not None:
         np.testing.assert_allclose(leaf.grad.numpy(), their_x.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("bias_shape", [(10,), (1, 10), (), (4, 1, 10)])
+def test_a_bias_keeps_its_summed_gradient_with_torchs_bits(monkeypatch, bias_shape):
+    """The gradient of a broadcast bias is summed over the batch; when only leading dims are
+    summed the sum is an array of its own and the leaf keeps it, otherwise it gets a copy (one
+    number is a numpy scalar in the pass and a 0-d array of its own in .grad). Small integers
+    make every order of summation exact, so the bits compare with torch's."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-8, 8, (4, 3, 10)).astype(np.float32)
+    b = rng.standard_normal(bias_shape).astype(np.float32)
+    sums = []
+
+    def recording(data, shape):
+        out = summed(data, shape)
+        sums.append(weakref.ref(out) if isinstance(out, np.ndarray) else None)
+        return out
+
+    summed = autograd._sum_to_array
+    monkeypatch.setattr(autograd, "_sum_to_array", recording)
+    vb = vg.tensor(b, requires_grad=True)
+    ((vg.tensor(x) + vb) * vg.tensor(x)).sum().backward()
+    tb = torch.tensor(b, requires_grad=True)
+    ((torch.tensor(x) + tb) * torch.tensor(x)).sum().backward()
+    assert vb.grad.shape == bias_shape and vb.grad.dtype == vg.float32
+    np.testing.assert_array_equal(vb.grad.numpy(), tb.grad.numpy())
+    assert vb.grad.numpy().flags.writeable and vb.grad.numpy().base is None
+    assert (sums[-1] is not None and vb.grad.numpy() is sums[-1]()) == (bias_shape == (10,))

@@ -486,7 +486,11 @@ def sum_to_array(data, shape: tuple):
     if data.shape == shape:
         return data
     dims = _broadcast_dims(data.shape, shape)
-    return (data.sum(axis=dims, keepdims=True) if dims else data).reshape(shape)
+    if len(dims) == len(data.shape) - len(shape):
+        # only leading dims (a bias's gradient): summed away, the result is an array of its
+        # own, which a leaf may keep as its .grad; a reshaped sum would be a view to copy
+        return data.sum(axis=dims)
+    return data.sum(axis=dims, keepdims=True).reshape(shape)
 
 
 def sum_to(g: Tensor, shape: tuple) -> Tensor:
