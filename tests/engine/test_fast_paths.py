@@ -510,20 +510,28 @@ def test_relu_gradient_of_one_number_is_torchs(value, grad):
     assert ours.tobytes() == theirs.tobytes() and ours.shape == theirs.shape == ()
 
 
+_LABELS = np.random.default_rng(3).integers(0, 3, 300)
+
+
 @pytest.mark.parametrize("index", [
-    (np.arange(4), np.array([2, 0, 2, 1])),        # distinct rows: assigned directly
+    (np.arange(4), np.array([2, 0, 2, 1])),        # distinct rows
     (np.array([3, 1, 3, 0]), np.array([2, 2, 2, 1])),  # repeated positions: added up
     (np.array([-1, 3]), np.array([0, 0])),          # -1 and 3 are the same row
     (slice(None), np.array([0, 2, 2])),
     np.array([0, 1, 3]),
+    np.array([0, 3, 3, 1]),                         # whole rows, one repeated
+    (np.arange(300), _LABELS),                      # more than a few: distinct rows, +=
+    (np.arange(300) % 7, _LABELS),                  # more than a few, repeated
 ])
 def test_scatter_add_matches_add_at(index):
     from visgrad.engine.backend import CPU
 
-    values = np.arange(1.0, 1.0 + np.zeros((4, 3))[index].size).reshape(np.zeros((4, 3))[index].shape)
-    expected = np.zeros((4, 3))
+    shape = (300, 3) if isinstance(index, tuple) and np.size(index[0]) == 300 else (4, 3)
+    picked = np.zeros(shape)[index].shape
+    values = np.arange(1.0, 1.0 + np.prod(picked)).reshape(picked)
+    expected = np.zeros(shape)
     np.add.at(expected, index, values)
-    got = np.zeros((4, 3))
+    got = np.zeros(shape)
     CPU.scatter_add(got, index, values)
     np.testing.assert_array_equal(got, expected)
 

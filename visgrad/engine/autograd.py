@@ -227,7 +227,9 @@ class ArrayFormulas:
         """``expand(x, shape) / count`` (a mean's gradient): one number divided once and
         filled in, on the CPU, where numpy's broadcast_to alone costs more than the rest."""
         if self._backend is CPU and x.ndim == 0:
-            return self._xp.full(shape, x / count, dtype=x.dtype)
+            out = self._xp.empty(shape, dtype=x.dtype)  # full() is Python around these two
+            out.fill(x / count)
+            return out
         return self._xp.broadcast_to(x, shape) / count
 
     def unsqueeze_dims(self, x, dims: tuple):

@@ -63,12 +63,14 @@ class Backend:
         return self.xp.asarray(data, dtype=np_dtype)
 
     def scatter_add(self, target, index, values) -> None:
-        """``target[index] += values``, adding repeated positions (numpy's slow ``add.at``)
-        unless the index visibly has none: ``x[arange(n), labels]`` is the common case."""
-        if _distinct_positions(index):
-            target[index] += values
-        else:
+        """``target[index] += values``, adding repeated positions. ``add.at`` does that; it is
+        slow, except in numpy for a few single elements (``x[arange(n), labels]`` of a batch),
+        so a plain ``+=`` is used where the index visibly names each position once."""
+        if self.name == "numpy" and _few_elements(index, target.ndim) or \
+                not _distinct_positions(index):
             self.xp.add.at(target, index, values)
+        else:
+            target[index] += values
 
     def where_or_zero(self, mask, values):
         """``where(mask, values, 0)`` for a float ``values`` of the mask's shape: the gradient
@@ -99,6 +101,19 @@ class Backend:
 _UNSIGNED = {2: numpy.uint16, 4: numpy.uint32, 8: numpy.uint64}
 
 
+def _few_elements(index, ndim: int) -> bool:
+    """Whether an advanced index picks at most 256 single elements, one integer array per
+    dim: numpy's ``add.at`` then beats a check for repeats and ``+=`` (measured: 2.8 against
+    3.6 us plus the check for 64 elements; 17 against 12 for 1,000; whole rows 75 against 7)."""
+    if index.__class__ is not tuple or len(index) != ndim:
+        return False
+    for part in index:
+        if part.__class__ is not numpy.ndarray or part.ndim != 1 or part.shape[0] > 256 or \
+                part.dtype.kind not in "iu":
+            return False
+    return True
+
+
 def _distinct_positions(index) -> bool:
     """Whether an advanced index certainly names each position once: its integer arrays are
     1-D of one length (the rest slices) and one of them strictly increases from 0 or more."""
@@ -113,7 +128,8 @@ def _distinct_positions(index) -> bool:
             length = part.shape[0]
         elif part.shape[0] != length:
             return False
-        if not increasing and length and part[0] >= 0 and bool((part[1:] > part[:-1]).all()):
+        if not increasing and length and part[0] >= 0 and \
+                not numpy.count_nonzero(part[1:] <= part[:-1]):
             increasing = True
     return increasing
 
