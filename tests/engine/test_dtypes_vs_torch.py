@@ -370,3 +370,42 @@ def test_half_arithmetic_with_numbers_rounds_as_torch(op):
         nan = np.isnan(theirs)  # a nan's sign and payload are numpy's (floor of nan)
         assert np.array_equal(np.isnan(ours), nan), number
         assert ours[~nan].tobytes() == theirs[~nan].tobytes(), number
+
+
+REDUCTIONS = [("sum", {}), ("sum", {"dim": 0}), ("sum", {"dim": 1, "keepdim": True}),
+              ("mean", {}), ("mean", {"dim": 0}), ("mean", {"dim": (0, 1), "keepdim": True}),
+              ("mean", {"dim": 1, "dtype": "float16"}), ("sum", {"dtype": "float16"})]
+
+
+@pytest.mark.parametrize("source,name,kwargs",
+                         [("float16", n, k) for n, k in REDUCTIONS] +
+                         [(s, n, k) for s in ("float32", "float64") for n, k in REDUCTIONS
+                          if "dtype" in k], ids=str)
+def test_half_sums_and_means_add_up_in_float32_as_torch(source, name, kwargs):
+    """Columns of halves, and one big half sum: numpy's half adds would round every partial
+    sum; torch adds in float32 and rounds once. A sum asked for in half casts its input to
+    half first; a mean does not. Bit for bit, warning-free."""
+    data = np.random.default_rng(8).standard_normal((64, 300)).astype(source)
+    theirs = getattr(torch.tensor(data), name)(
+        **{k: getattr(torch, v) if k == "dtype" else v for k, v in kwargs.items()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = getattr(vg.tensor(data), name)(
+            **{k: getattr(vg, v) if k == "dtype" else v for k, v in kwargs.items()})
+    assert str(ours.dtype) == str(theirs.dtype) and ours.shape == tuple(theirs.shape)
+    assert ours.numpy().tobytes() == theirs.numpy().tobytes()
+
+
+@pytest.mark.parametrize("dtype,value", [("float16", 60000.0), ("float32", 3e38),
+                                         ("float64", 1.7e308)])
+@pytest.mark.parametrize("name,kwargs", [("sum", {}), ("mean", {}), ("sum", {"dim": 0}),
+                                         ("mean", {"dim": 0})])
+def test_sums_beyond_the_dtype_are_infinite_silently_and_means_are_not(dtype, value, name,
+                                                                        kwargs):
+    """Two numbers near the top of their dtype: their sum overflows to inf without a warning,
+    as in torch; a half mean accumulated in float32 stays finite, as in torch."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = getattr(vg.tensor([value, value], dtype=getattr(vg, dtype)), name)(**kwargs)
+    theirs = getattr(torch.tensor([value, value], dtype=getattr(torch, dtype)), name)(**kwargs)
+    assert ours.numpy().tobytes() == theirs.numpy().tobytes(), (ours, theirs)

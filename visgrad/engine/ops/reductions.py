@@ -6,8 +6,10 @@ import builtins
 
 from visgrad.engine import dtypes
 from visgrad.engine.autograd import FormulaNode
-from visgrad.engine.ops._common import Node, Tensor, dims_arg, quiet, record, wrap
+from visgrad.engine.ops._common import Node, Tensor, dims_arg, quietly, record, wrap
 from visgrad.engine.tensor import _wrap_dim
+
+_FLOAT32 = dtypes.float32.np
 
 
 class SumBackward0(FormulaNode):
@@ -29,11 +31,26 @@ def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001 - torch's name
     else:
         np_dt = d.dtype
     if dim is None:
-        out = wrap(d.sum(dtype=np_dt).reshape(()), x._backend)
-        return record(SumBackward0, out, (x,), shape=tuple(d.shape))
+        out = wrap(quietly(_added, d, np_dt, None, False, None), x._backend)
+        return record(SumBackward0, out, (x,), shape=d.shape)
     dims = dims_arg(dim, d.ndim) if d.ndim else _check_0d(dim)
-    out = wrap(d.sum(axis=dims, keepdims=keepdim, dtype=np_dt), x._backend)
-    return record(SumBackward1, out, (x,), shape=tuple(d.shape), dims=dims, keepdim=keepdim)
+    out = wrap(quietly(_added, d, np_dt, dims, keepdim, None), x._backend)
+    return record(SumBackward1, out, (x,), shape=d.shape, dims=dims, keepdim=keepdim)
+
+
+def _added(d, dt, dims, keepdim: bool, count):
+    """The sum of ``d`` over ``dims`` (all of them for None) in ``dt``, or its mean when
+    ``count`` is given; called quietly, since torch's overflow is inf without a word. Half
+    precision adds up in float32 and rounds once, as torch's kernels accumulate it (numpy
+    would round every partial sum: a column of halves sums differently, and 60000 + 60000
+    halves to inf before a mean could halve it back)."""
+    if dt.kind == "f" and dt.itemsize == 2:
+        if count is None and d.dtype != dt:  # a sum casts its input first, a mean does not
+            d = d.astype(dt)
+        total = d.sum(axis=dims, keepdims=keepdim, dtype=_FLOAT32)
+        return (total if count is None else total / _FLOAT32.type(count)).astype(dt)
+    total = d.sum(axis=dims, keepdims=keepdim, dtype=dt)
+    return total if count is None else total / dt.type(count)
 
 
 def _check_0d(dim) -> tuple:
@@ -62,20 +79,15 @@ def mean(x, dim=None, keepdim=False, dtype=None):
         name = _SCALAR_NAME.get(str(np_dt), str(np_dt))
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {name}")
-    xp = x._backend.xp
-    if dim is None:
-        with quiet(xp):  # the mean of nothing is nan, silently
-            out = wrap((d.sum(dtype=np_dt) / np_dt.type(d.size)).reshape(()).astype(
-                np_dt, copy=False), x._backend)
-        return record(MeanBackward0, out, (x,), shape=tuple(d.shape), count=builtins.max(d.size, 1))
+    if dim is None:  # the mean of nothing is nan, silently
+        out = wrap(quietly(_added, d, np_dt, None, False, d.size), x._backend)
+        return record(MeanBackward0, out, (x,), shape=d.shape, count=builtins.max(d.size, 1))
     dims = dims_arg(dim, d.ndim) if d.ndim else _check_0d(dim)
     count = 1
     for k in dims:
         count *= d.shape[k]
-    with quiet(xp):
-        out = wrap((d.sum(axis=dims, keepdims=keepdim, dtype=np_dt) / np_dt.type(count)).astype(
-            np_dt, copy=False), x._backend)
-    return record(MeanBackward1, out, (x,), shape=tuple(d.shape), dims=dims, keepdim=keepdim,
+    out = wrap(quietly(_added, d, np_dt, dims, keepdim, count), x._backend)
+    return record(MeanBackward1, out, (x,), shape=d.shape, dims=dims, keepdim=keepdim,
                   count=count)
 
 
