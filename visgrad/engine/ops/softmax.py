@@ -27,15 +27,34 @@ def _prepare(x: Tensor, dim, dtype, name="softmax"):
     return d, k
 
 
-def _widened(fn, d):
-    """``fn(d)`` for a row-wise formula: half precision is computed in float32 and rounded
-    once, as torch's kernels accumulate it; a 0-d tensor is a row of one."""
-    shape = d.shape
+def _widened(d):
+    """The rows to normalise: half precision in float32, as torch's kernels accumulate it
+    (``_narrowed`` rounds once at the end); a 0-d tensor is a row of one."""
     if d.ndim == 0:
         d = d.reshape(1)
-    if d.dtype.itemsize == 2:
-        return fn(d.astype(_FLOAT32)).astype(d.dtype).reshape(shape)
-    return fn(d).reshape(shape)
+    return d.astype(_FLOAT32) if d.dtype.itemsize == 2 else d
+
+
+def _narrowed(out, d):
+    """``out`` back in ``d``'s dtype and shape."""
+    if out.dtype != d.dtype:
+        out = out.astype(d.dtype)
+    return out.reshape(()) if d.ndim == 0 else out
+
+
+def _softmax_of(d, k: int, xp):
+    a = _widened(d)
+    e = xp.exp(a - a.max(axis=k, keepdims=True))
+    e /= e.sum(axis=k, keepdims=True)
+    return _narrowed(e, d)
+
+
+def _log_softmax_of(d, k: int, xp):
+    a = _widened(d)
+    shifted = a - a.max(axis=k, keepdims=True)
+    total = xp.exp(shifted).sum(axis=k, keepdims=True)
+    shifted -= xp.log(total, out=total)
+    return _narrowed(shifted, d)
 
 
 class SoftmaxBackward0(FormulaNode):
@@ -48,15 +67,10 @@ class SoftmaxBackward0(FormulaNode):
 
 def softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
     d, k = _prepare(x, dim, dtype)
-    xp = x._backend.xp
     if d.size == 0:
         out = wrap(d.copy(), x._backend)
-    else:
-        def fn(a):
-            e = xp.exp(a - a.max(axis=k, keepdims=True))
-            return e / e.sum(axis=k, keepdims=True)
-
-        out = wrap(quietly(_widened, fn, d), x._backend)  # a row of -inf gives nan, silently
+    else:  # a row of -inf gives nan, silently
+        out = wrap(quietly(_softmax_of, d, k, x._backend.xp), x._backend)
     return record(SoftmaxBackward0, out, (x,), save=(out,), dim=k)
 
 
@@ -70,15 +84,10 @@ class LogSoftmaxBackward0(FormulaNode):
 
 def log_softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
     d, k = _prepare(x, dim, dtype, "log_softmax")
-    xp = x._backend.xp
     if d.size == 0:
         out = wrap(d.copy(), x._backend)
     else:
-        def fn(a):
-            shifted = a - a.max(axis=k, keepdims=True)
-            return shifted - xp.log(xp.exp(shifted).sum(axis=k, keepdims=True))
-
-        out = wrap(quietly(_widened, fn, d), x._backend)
+        out = wrap(quietly(_log_softmax_of, d, k, x._backend.xp), x._backend)
     return record(LogSoftmaxBackward0, out, (x,), save=(out,), dim=k)
 
 
