@@ -440,22 +440,29 @@ def test_a_factor_that_no_gradient_needs_may_change_in_place_as_in_torch():
 
 # ---- kernels the backend speeds up --------------------------------------------------------------
 
+@pytest.mark.parametrize("keep", [True, False], ids=["where_or_zero", "zero_where"])
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
-def test_where_or_zero_is_bit_for_bit_numpys_where(dtype):
+def test_where_or_zero_is_bit_for_bit_numpys_where(dtype, keep):
     from visgrad.engine.backend import CPU
 
+    def numpys(m, v):
+        zero = v.dtype.type(0)
+        return np.where(m, v, zero) if keep else np.where(m, zero, v)
+
+    ours = CPU.where_or_zero if keep else CPU.zero_where
     rng = np.random.default_rng(3)
     values = rng.standard_normal((5, 7)).astype(dtype)
     values.flat[:6] = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0]
     mask = rng.random((5, 7)) > 0.5
     mask.flat[:6] = [False, True, False, True, True, False]
-    expected = np.where(mask, values, values.dtype.type(0))
-    for m, v in ((mask, values), (mask.T, values.T), (mask[:, ::2], values[:, ::2])):
-        got = CPU.where_or_zero(m, v)
-        want = np.where(m, v, v.dtype.type(0))
+    expected = numpys(mask, values)
+    for m, v in ((mask, values), (mask.T, values.T), (mask[:, ::2], values[:, ::2]),
+                 (mask[0, 0], values[0, 0]), (mask[0, 1], values[0, 1])):
+        got = ours(m, v)
+        want = numpys(m, v)
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_array_equal(got.view(f"u{v.itemsize}"), want.view(f"u{v.itemsize}"))
-    assert CPU.where_or_zero(mask, values).view(f"u{values.itemsize}").tolist() == \
+    assert ours(mask, values).view(f"u{values.itemsize}").tolist() == \
         expected.view(f"u{values.itemsize}").tolist()
 
 

@@ -235,9 +235,9 @@ class ArrayFormulas:
     def unsqueeze_dims(self, x, dims: tuple):
         return self._xp.expand_dims(x, dims)
 
-    def masked(self, mask, x):
-        """``where(mask, x, 0)``."""
-        return self._backend.where_or_zero(mask, x)
+    def zero_where(self, mask, x):
+        """``where(mask, 0, x)``."""
+        return self._backend.zero_where(mask, x)
 
     def scatter(self, g, shape, index, accumulate: bool):
         """Zeros of ``shape`` with ``g`` written (or added, for advanced indices that may

@@ -205,8 +205,8 @@ class _TensorFormulas:
         return x
 
     @staticmethod
-    def masked(mask, x):
-        return where(mask, x, 0.0)
+    def zero_where(mask, x):
+        return where(mask, 0.0, x)
 
     scatter = staticmethod(indexing.scatter_into)
 

@@ -370,7 +370,7 @@ def sigmoid(x):
 class ReluBackward0(FormulaNode):
     def rule(self, F, g, y):
         # torch's threshold_backward zeroes where y <= 0; a nan output passes g on
-        return (F.masked(~(y <= 0), g),)
+        return (F.zero_where(y <= 0, g),)
 
 
 def relu(x):
@@ -555,7 +555,7 @@ def where(condition, a, b):
         if _plus_zero(b) and isinstance(a, Tensor) and a._data.dtype == dt and dt.kind == "f":
             data = backend.where_or_zero(condition._data, a._data)
         elif _plus_zero(a) and isinstance(b, Tensor) and b._data.dtype == dt and dt.kind == "f":
-            data = backend.where_or_zero(backend.xp.logical_not(condition._data), b._data)
+            data = backend.zero_where(condition._data, b._data)
         else:
             with quiet():  # a number beyond the dtype becomes inf silently, as in torch
                 data = backend.xp.where(condition._data, data_as(a, dt), data_as(b, dt))
