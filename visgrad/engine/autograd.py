@@ -267,10 +267,16 @@ class AccumulateGrad(Node):
     def name(self) -> str:
         return "torch::autograd::AccumulateGrad"
 
-    def __init__(self, variable):
-        super().__init__()
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):  # Node.__init__ written out: one is made per leaf and pass
+        self._seq = next(_sequence)
+        self.next_functions = ()
+        self._saved = self._saved_versions = self._saved_outputs = ()
         self.variable = variable
-        self._input_meta = ((tuple(variable._data.shape), variable._data.dtype),)
+        d = variable._data
+        meta = (d.shape, d.dtype)
+        self._input_meta = (_META.get(meta) or _interned(meta),)
 
     def backward(self, grad):  # pragma: no cover - the iteration accumulates directly
         raise RuntimeError("AccumulateGrad is applied by the backward iteration")

@@ -187,20 +187,25 @@ def _check_bounds(advanced: list, shape: tuple) -> None:
         k += 1
 
 
-def _take(data, index: tuple, advanced: list, backend):
+def _take(data, index: tuple, advanced: list | None, backend):
     """``data[index]``, refusing out-of-range integers with torch's message. numpy checks the
     bounds itself, so the message is worked out only when it refuses; other backends (CuPy
-    does not check) are checked first."""
-    if backend.name != "numpy":
-        _check_broadcast(advanced)
-        _check_bounds(advanced, tuple(data.shape))
-        return data[index]
-    try:
-        return data[index]
-    except IndexError:  # torch looks at the shapes before the values
-        _check_broadcast(advanced)
-        _check_bounds(advanced, tuple(data.shape))
-        raise
+    does not check) are checked first. ``advanced`` lists (dim, index array) pairs; None when
+    the index is integer arrays only, one per leading dim."""
+    if backend.name == "numpy":
+        try:
+            return data[index]
+        except IndexError:  # torch looks at the shapes before the values
+            _check_index(data, index, advanced)
+            raise
+    _check_index(data, index, advanced)
+    return data[index]
+
+
+def _check_index(data, index: tuple, advanced: list | None) -> None:
+    advanced = list(enumerate(index)) if advanced is None else advanced
+    _check_broadcast(advanced)
+    _check_bounds(advanced, tuple(data.shape))
 
 
 def _check_broadcast(advanced: list) -> None:
@@ -234,9 +239,8 @@ def _gather(x: Tensor, items: tuple) -> Tensor:
             raise RuntimeError("indices should be either on cpu or on the same device as the "
                                "indexed tensor")
     index = tuple(i._data for i in items)
-    data = _take(x._data, index, list(enumerate(index)), backend)
-    return record(IndexBackward0, wrap(data, backend), (x,), shape=tuple(x._data.shape),
-                  index=index)
+    data = _take(x._data, index, None, backend)
+    return record(IndexBackward0, wrap(data, backend), (x,), shape=x._data.shape, index=index)
 
 
 def _integer_tensor(i) -> bool:
@@ -268,8 +272,13 @@ def _past_the_last_dim(x: Tensor, out: Tensor, i, dim: int, position: int) -> No
 
 def getitem(x: Tensor, key) -> Tensor:
     if key.__class__ is tuple:
-        if 0 < len(key) <= x._data.ndim and all(_integer_tensor(i) for i in key):
-            return _gather(x, key)
+        if 0 < len(key) <= x._data.ndim:
+            for i in key:  # a loop: all() of a generator costs a microsecond here
+                if i.__class__ is not Tensor or not i._data.ndim or \
+                        i._data.dtype not in _INTEGER_INDEX:
+                    break
+            else:
+                return _gather(x, key)
     elif _integer_tensor(key) and x._data.ndim:
         return _gather(x, (key,))
     if isinstance(key, _Raw):

@@ -300,11 +300,8 @@ class LogBackward0(FormulaNode):
         return (g / x,)
 
 
-def log(x):
-    xp = x._backend.xp
-    with xp.errstate(divide="ignore", invalid="ignore") if hasattr(xp, "errstate") else _Null():
-        out = _unary(x, xp.log)
-    return record(LogBackward0, out, (x,), save=(x,))
+def log(x):  # log(0) is -inf and log(-1) nan, silently (_unary)
+    return record(LogBackward0, _unary(x, x._backend.xp.log), (x,), save=(x,))
 
 
 class SqrtBackward0(FormulaNode):
@@ -312,11 +309,8 @@ class SqrtBackward0(FormulaNode):
         return (g / (2 * y),)
 
 
-def sqrt(x):
-    xp = x._backend.xp
-    with xp.errstate(invalid="ignore") if hasattr(xp, "errstate") else _Null():
-        out = _unary(x, xp.sqrt)
-    return record_output(SqrtBackward0, out, x)
+def sqrt(x):  # sqrt(-1) is nan, silently (_unary)
+    return record_output(SqrtBackward0, _unary(x, x._backend.xp.sqrt), x)
 
 
 class SinBackward0(Node):
@@ -737,14 +731,6 @@ def remainder(a, b):
     xp = backend_of(operand(a), operand(b)).xp
     out, _, _ = _binary(a, b, xp.remainder)
     return out
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def logical_not_impl(x):
