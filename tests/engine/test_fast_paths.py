@@ -322,7 +322,31 @@ def _stepped_second_order():
         pass
 
 
-@pytest.mark.parametrize("work", [_nested_literals, _training_steps, _stepped_second_order])
+class _Squared(vg.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = x * x
+        ctx.save_for_backward(out)  # its own output
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * 2.0 * out.sqrt()
+
+
+def _forwards_without_backward():
+    """An evaluation with grad on: ops that keep their own output (NOTE [saved outputs]),
+    an in-place one and a custom Function that saves its output, and nothing runs backward."""
+    x = vg.tensor([[0.5, -1.5], [2.0, 0.25]], requires_grad=True)
+    for op in ("relu", "exp", "tanh", "sigmoid", "sqrt", "reciprocal"):
+        getattr(x * 1.0, op)()
+    x.softmax(1), x.log_softmax(0), (x * 1.0).exp_(), _Squared.apply(x)
+    (x * 1.0).relu_().sigmoid_()
+
+
+@pytest.mark.parametrize("work", [_nested_literals, _training_steps, _stepped_second_order,
+                                  _forwards_without_backward])
 def test_tensors_graphs_and_passes_are_freed_by_reference_counting(work):
     # garbage in a cycle waits for the collector, which then rescans everything alive: a
     # tensor() call used to leave its recursive checking closures behind
@@ -785,7 +809,13 @@ def test_record_output_builds_the_node_record_builds(op, kind):
     assert node._input_meta == other._input_meta
     assert node._saved_versions == other._saved_versions
     assert node._saved_outputs == other._saved_outputs
-    assert node._saved[0] is y and other._saved[0] is twin and len(node._saved) == 1
+    assert len(node._saved) == len(other._saved) == 1
+    for kept, output, n in ((node._saved[0], y, node), (other._saved[0], twin, other)):
+        # an alias of the output without its history (NOTE [saved outputs]), attached again
+        # when unpacked
+        assert kept._data is output._data and kept._vc is output._vc and kept.grad_fn is None
+        unpacked = n.saved_tensors[0]
+        assert unpacked._data is output._data and unpacked.grad_fn is n
     assert y.requires_grad and not y.is_leaf and node.name() == other.name()
     with vg.no_grad():
         assert getattr(x, op)().grad_fn is None

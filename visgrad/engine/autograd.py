@@ -139,6 +139,11 @@ class Node:
         for index, (value, expected) in enumerate(zip(saved, self._saved_versions)):
             if expected >= 0 and value._vc is not None and value._vc[0] != expected:
                 raise RuntimeError(_modified_message(self, index, value, expected))
+        if self._saved_outputs:  # NOTE [saved outputs]: this node's outputs, as they were
+            saved = list(saved)
+            for index, nr in self._saved_outputs:
+                saved[index] = _attached(saved[index], self, nr)
+            saved = tuple(saved)
         return saved
 
     def release_variables(self) -> None:
@@ -524,7 +529,7 @@ def record_output(node_cls, out, x):
     d = x._data
     m = (d.shape, d.dtype)
     node._input_meta = (_META.get(m) or _interned(m),)
-    node._saved = (out,)
+    node._saved = (_alias(out),)
     node._saved_versions = _OWN_VERSION
     node._saved_outputs = _OWN_OUTPUT
     out._grad_fn = node
@@ -535,18 +540,50 @@ def record_output(node_cls, out, x):
 _OWN_VERSION, _OWN_OUTPUT = (0,), ((0, 0),)
 
 
+# NOTE [saved outputs]
+# A node that keeps its own output (relu, exp, softmax... and in-place ops, whose output is
+# their input) would make a reference cycle: output -> grad_fn -> saved output. Both would
+# then outlive their last user until the cyclic collector ran, with the output's array: a
+# forward pass run without backward (an evaluation with grad on) would hold hundreds of
+# activations. As torch does, the node keeps the output without its history instead: an alias
+# of the same storage and version counter (``_alias``), so that in-place changes are still
+# seen; ``saved_tensors`` hands out the output with this node as its grad_fn again
+# (``_attached``), which a create_graph pass differentiates through. The raw-array pass reads
+# the alias's array directly.
+
+def _alias(t):
+    """``t``'s storage and version counter, outside any graph (``detach()``, inlined)."""
+    out = _Tensor._wrap(t._data, t._backend)
+    vc = t._vc
+    out._vc = vc if vc is not None else shared_counter(t)
+    return out
+
+
+def _attached(alias, node: Node, nr: int):
+    """The saved output ``alias`` as output ``nr`` of ``node`` again."""
+    out = _Tensor._wrap(alias._data, alias._backend)
+    out._vc = alias._vc
+    out._grad_fn, out._output_nr, out._requires_grad = node, nr, True
+    return out
+
+
 def _save(node: Node, values: tuple) -> None:
     """``node.save(*values)``; a plain function, because record() calls it for most ops."""
-    node._saved = values
     versions, outputs = [], []  # ints only, so the collector soon stops tracking them
     for v in values:  # a loop, not generators
         if isinstance(v, _Tensor):
             vc = v._vc
             versions.append(0 if vc is None else vc[0])
-            if v._grad_fn is node:
+            if v._grad_fn is node:  # NOTE [saved outputs]
                 outputs.append((len(versions) - 1, v._output_nr))
         else:
             versions.append(-1)
+    if outputs:
+        values = list(values)
+        for index, _ in outputs:
+            values[index] = _alias(values[index])
+        values = tuple(values)
+    node._saved = values
     versions = tuple(versions)
     node._saved_versions = _COMMON_VERSIONS.get(versions, versions)
     node._saved_outputs = tuple(outputs) if outputs else ()

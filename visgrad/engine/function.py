@@ -135,6 +135,7 @@ class Function(metaclass=_FunctionMeta):
             node.save(*node._to_save)
         elif node._to_save:
             node.save(*node._to_save)
+        node._to_save = ()  # saved now; kept here, an output would hold its own node
         return results[0] if single else tuple(results)
 
 

@@ -11,7 +11,7 @@ view rebases the view's base instead (NOTE [in-place on a view], at ``_rebase``)
 from __future__ import annotations
 
 from visgrad.engine import autograd, grad_mode
-from visgrad.engine.autograd import attach, bump_version, version_of
+from visgrad.engine.autograd import _alias, attach, bump_version, version_of
 from visgrad.engine.backend import overlaps_itself, view_positions
 from visgrad.engine.ops._common import (
     Node, Tensor, broadcast_error, number_for_floats, number_for_integers, operand, record,
@@ -93,14 +93,17 @@ def apply_inplace(x: Tensor, compute, *others, one_value: bool = False,
 def _saves_the_tensor_itself(result: Tensor, x: Tensor) -> None:
     """An op that kept its own output (exp_, sigmoid_, relu_...) keeps ``x``, at its version
     after this op, as torch does: a later in-place change of x then raises torch's "modified
-    by an inplace operation" when backward needs the value."""
+    by an inplace operation" when backward needs the value. Kept as an alias of x's storage
+    and version counter (NOTE [saved outputs])."""
     node = result._grad_fn
     saved = node._saved if node is not None else None
-    if not saved or all(value is not result for value in saved):
+    if not saved or not node._saved_outputs:
         return
-    node._saved = tuple(x if value is result else value for value in saved)
-    node._saved_versions = tuple(version_of(x) if value is result else version
-                                 for value, version in zip(saved, node._saved_versions))
+    saved, versions = list(saved), list(node._saved_versions)
+    for index, _ in node._saved_outputs:
+        saved[index] = _alias(x)
+        versions[index] = version_of(x)
+    node._saved, node._saved_versions = tuple(saved), tuple(versions)
 
 
 def _rebase(view: Tensor, fn: Node) -> None:
