@@ -407,3 +407,16 @@ def test_step_backward_runs_the_forward_first():
     assert forward == ["x", "2x", "2x+3", "(2x+3)²", "loss"]
     assert first.grad_fn == "MeanBackward0"
     assert session.state == "backward_in_progress"
+
+
+def test_a_gradient_sent_to_a_nodes_own_inner_step_is_shown_not_called_missing():
+    """Cross entropy is NllLossBackward0 then LogSoftmaxBackward0 inside one document node:
+    the first step's gradient goes to the second, and its text gives it."""
+    session = Session(examples.load("mlp_classifier"))
+    first = session.step_backward()
+    assert first.grad_fn == "NllLossBackward0" and first.label == "loss"
+    assert [g.engine_node for g in first.grads_out] == ["LogSoftmaxBackward0"]
+    assert first.text.startswith("NllLossBackward0: ") and "no gradient" not in first.text
+    sent = first.grads_out[0].gradient.numpy()
+    assert sent.shape == (8, 2) and "8×2" in first.text
+    assert session.step_backward().grad_fn == "LogSoftmaxBackward0"

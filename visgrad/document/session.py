@@ -654,7 +654,8 @@ class Session:
             for port in node.output_names())
         grads_out = self._map_grads_out(node, step.grads_out, main)
         formulas = self._formulas(node, name, step, grads_out) if main else []
-        if not main:
+        if not formulas:  # an internal step, or a node whose gradient goes to its own inner
+            # step (cross entropy's NllLossBackward0 to its LogSoftmaxBackward0): the values
             formulas = [f"{name}: " + ", ".join(format_value(g.gradient) for g in grads_out
                                                 if g.gradient is not None)] if any(
                 g.gradient is not None for g in grads_out) else []
