@@ -179,3 +179,51 @@ def test_fused_operators_are_silent_in_each_thread_and_leave_numpys_state_alone(
         np.float32(1e30) * np.float32(1e30)
     if switching:
         assert grad_mode._state.numpy_quiet is backend._Switching
+
+
+@pytest.mark.parametrize("kind", ["tt", "same", "chain"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("requires", [(True, True), (True, False), (False, True), (False, False)])
+def test_the_fused_matrix_product_builds_mms_graph(kind, dtype, requires):
+    """``a @ b`` of two matrices takes the fused route to MmBackward0: the graph mm() builds,
+    the same bits, the same gradients, torch's values; overflow is inf, silently."""
+    if kind == "same" and requires[0] != requires[1]:
+        requires = (requires[0], requires[0])
+    rng = np.random.default_rng(4)
+    arrays = [rng.uniform(0.5, 2.0, (3, 3)).astype(dtype), rng.uniform(0.5, 2.0, (3, 3)).astype(dtype)]
+    a, b = (vg.tensor(x, requires_grad=r) for x, r in zip(arrays, requires))
+    if kind == "same":
+        b = a
+    elif kind == "chain":  # non-leaves whose history saves nothing, for two passes
+        a, b = a + 0.0, b + 0.0
+    fused_out, general_out = a @ b, vg.mm(a, b)
+    assert fused_out.detach().numpy().tobytes() == general_out.detach().numpy().tobytes()
+    assert _graph_of(fused_out) == _graph_of(general_out)
+    theirs = torch.tensor(arrays[0]) @ torch.tensor(arrays[1] if kind != "same" else arrays[0])
+    np.testing.assert_allclose(fused_out.detach().numpy(), theirs.numpy(), rtol=1e-3)
+    if fused_out.requires_grad:
+        leaves = list({id(t): t for t in (a, b) if t.requires_grad}.values())
+        for f, g in zip(vg.autograd.grad(fused_out.sum(), leaves),
+                        vg.autograd.grad(general_out.sum(), leaves)):
+            assert f.numpy().tobytes() == g.numpy().tobytes()
+    import warnings  # noqa: PLC0415
+    big = np.full((2, 2), {"float16": 6e4, "float32": 3e38, "float64": 1e308}[dtype], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for out in (vg.tensor(big) @ vg.tensor(big), vg.mm(vg.tensor(big), vg.tensor(big)),
+                    vg.tensor(big[0]) @ vg.tensor(big[0])):
+            assert np.isinf(out.numpy()).all()
+
+
+def test_products_the_fused_matrix_route_leaves_to_matmul():
+    m = vg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    assert (m @ vg.tensor([1.0, 1.0])).grad_fn.name() == "MvBackward0"
+    assert (vg.tensor([1.0, 1.0]) @ m).grad_fn.name() == "SqueezeBackward4"
+    assert (m.t() @ m).grad_fn.name() == "MmBackward0"  # a view: the general route
+    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied "
+                                           r"\(2x2 and 3x2\)"):
+        m @ vg.ones(3, 2)
+    with pytest.raises(RuntimeError, match="expected m1 and m2 to have the same dtype"):
+        m @ vg.ones(2, 2, dtype=vg.float64)
+    assert (vg.tensor([[1, 2]]) @ vg.tensor([[3], [4]])).tolist() == [[11]]
+    assert m.__matmul__(2.0) is NotImplemented

@@ -132,7 +132,7 @@ def _install() -> None:
     T_.__invert__ = invert
     # NOTE [fused operators]: float arithmetic in one function; the methods above take the rest
     fast_operators.install({name: getattr(T_, name) for name in (
-        "__add__", "__radd__", "__sub__", "__mul__", "__rmul__", "__truediv__")})
+        "__add__", "__radd__", "__sub__", "__mul__", "__rmul__", "__truediv__", "__matmul__")})
     T_.__getitem__ = getitem
     T_.__setitem__ = setitem
     # in-place

@@ -21,6 +21,7 @@ from visgrad.engine import dtypes
 from visgrad.engine.backend import CPU, quiet_context
 from visgrad.engine.grad_mode import _state
 from visgrad.engine.ops._common import broadcast_error
+from visgrad.engine.ops.linalg import MmBackward0
 from visgrad.engine.ops.pointwise import AddBackward0, DivBackward0, MulBackward0, SubBackward0
 from visgrad.engine.tensor import Tensor, _np_asarray, _np_generic
 
@@ -158,3 +159,20 @@ def install(general: dict) -> None:
              "__truediv__": (operator.truediv, DivBackward0, BOTH)}
     for name, (compute, node_cls, saves) in cases.items():
         setattr(Tensor, name, fused(compute, node_cls, saves, general[name]))
+    Tensor.__matmul__ = _matrix_product(general["__matmul__"])
+
+
+def _matrix_product(general):
+    """``a @ b``: two matrices whose sizes fit take the fused route to mm's node (a layer's
+    product, twice per step of an MLP); everything else, and every error, matmul()'s dispatch."""
+    product = fused(operator.matmul, MmBackward0, BOTH, general)
+
+    def method(self, other):
+        if other.__class__ is Tensor:
+            a, b = self._data, other._data
+            if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
+                return product(self, other)
+        return general(self, other)
+
+    method.__name__ = "matmul"
+    return method

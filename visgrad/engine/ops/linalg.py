@@ -4,8 +4,11 @@ batches either a fold into mm/mv or an expand + bmm, both wrapped in UnsafeViewB
 
 from __future__ import annotations
 
+import operator
+
 from visgrad.engine.autograd import FormulaNode
-from visgrad.engine.ops._common import Node, Tensor, broadcast_error, record, same_backend, wrap
+from visgrad.engine.ops._common import (Node, Tensor, broadcast_error, quietly, record, same_backend,
+                                        wrap)
 
 # how torch's C++ kernels name dtypes in some errors (mm's dtypes, clamp_'s output)
 CPP_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
@@ -17,6 +20,11 @@ def _scalar_name(t: Tensor) -> str:
     from visgrad.engine.tensor import _SCALAR_NAME  # noqa: PLC0415
 
     return _SCALAR_NAME[str(t._data.dtype)]
+
+
+def _product(a, b):
+    """``a @ b``, silently: torch's overflow is inf without a warning."""
+    return quietly(operator.matmul, a, b)
 
 
 class MmBackward0(FormulaNode):
@@ -36,7 +44,7 @@ def mm(a: Tensor, b: Tensor) -> Tensor:
         raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
                            f"{CPP_NAME[str(a._data.dtype)]} != {CPP_NAME[str(b._data.dtype)]}")
     backend = same_backend(a, b)
-    return record(MmBackward0, wrap(a._data @ b._data, backend), (a, b), save=(a, b))
+    return record(MmBackward0, wrap(_product(a._data, b._data), backend), (a, b), save=(a, b))
 
 
 class MvBackward0(Node):
@@ -61,7 +69,7 @@ def mv(m: Tensor, v: Tensor) -> Tensor:
         raise RuntimeError("addmv input tensors must have the same dtype, but got "
                            f"{_scalar_name(v)}, {_scalar_name(m)}, and {_scalar_name(v)}")
     backend = same_backend(m, v)
-    return record(MvBackward0, wrap(m._data @ v._data, backend), (m, v), save=(m, v))
+    return record(MvBackward0, wrap(_product(m._data, v._data), backend), (m, v), save=(m, v))
 
 
 class DotBackward0(Node):
@@ -85,7 +93,7 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
                            f"the same number of elements, but got {n} and {m} elements "
                            "respectively")
     backend = same_backend(a, b)
-    return record(DotBackward0, wrap((a._data @ b._data).reshape(()), backend), (a, b),
+    return record(DotBackward0, wrap(_product(a._data, b._data).reshape(()), backend), (a, b),
                   save=(a, b))
 
 
@@ -108,7 +116,7 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
     if a._data.dtype != b._data.dtype:
         raise RuntimeError(f"expected scalar type {_scalar_name(a)} but found {_scalar_name(b)}")
     backend = same_backend(a, b)
-    return record(BmmBackward0, wrap(a._data @ b._data, backend), (a, b), save=(a, b))
+    return record(BmmBackward0, wrap(_product(a._data, b._data), backend), (a, b), save=(a, b))
 
 
 # NOTE [matmul of batches]
