@@ -554,8 +554,7 @@ _OWN_VERSION, _OWN_OUTPUT = (0,), ((0, 0),)
 def _alias(t):
     """``t``'s storage and version counter, outside any graph (``detach()``, inlined)."""
     out = _Tensor._wrap(t._data, t._backend)
-    vc = t._vc
-    out._vc = vc if vc is not None else shared_counter(t)
+    out._vc = shared_counter(t)
     return out
 
 
