@@ -194,6 +194,7 @@ class InspectorPanel(QScrollArea):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.rebuild)
+        self._empty_page: tuple | None = None  # what the page without a node shows, if shown
         self.rebuild()
 
     # binding -------------------------------------------------------------------------------
@@ -239,6 +240,18 @@ class InspectorPanel(QScrollArea):
     @guarded
     def rebuild(self) -> None:
         self._timer.stop()
+        document = self.session.document if self.session is not None else None
+        if document is None or self.node_id not in document.nodes:
+            # the page without a node: made again only when what it says changes, not at
+            # every backward step (a new page costs a millisecond and a half)
+            shown = (document is not None, self.selected if self.selected > 1 else 0,
+                     document.settings["title"] if document is not None else None,
+                     document.settings["description"] if document is not None else None)
+            if shown == self._empty_page and self.widget() is not None:
+                return
+        else:
+            shown = None
+        self._empty_page = shown
         old = self.takeWidget()
         if old is not None:
             old.deleteLater()
@@ -252,8 +265,7 @@ class InspectorPanel(QScrollArea):
         self.error_label.setObjectName("errorMessage")
         self.error_label.setWordWrap(True)
         self.error_label.hide()
-        document = self.session.document if self.session is not None else None
-        if document is None or self.node_id not in document.nodes:
+        if shown is not None:
             self._build_empty(layout)
         else:
             self._build_node(layout, document.nodes[self.node_id])
