@@ -92,19 +92,19 @@ class Backend:
             # a numpy scalar (the backward pass's one number) stays one; zeros_like is slow
             return values.dtype.type(0) if isinstance(values, numpy.generic) else \
                 numpy.zeros_like(values)
-        bits = _UNSIGNED.get(values.dtype.itemsize) if self.name == "numpy" else None
-        if bits is None or not isinstance(mask, numpy.ndarray) or mask.ndim == 0 or \
+        unsigned = _UNSIGNED.get(values.dtype.itemsize) if self.name == "numpy" else None
+        if unsigned is None or not isinstance(mask, numpy.ndarray) or mask.ndim == 0 or \
                 mask.shape != values.shape or mask.dtype.kind != "b" or \
                 not (mask.flags.c_contiguous and values.flags.c_contiguous):
             zero = values.dtype.type(0)
             return self.xp.where(mask, values, zero) if keep else \
                 self.xp.where(mask, zero, values)
-        bits = mask.view(numpy.uint8).astype(bits)
+        bits = mask.view(numpy.uint8).astype(unsigned)
         if keep:
             numpy.negative(bits, out=bits)  # 1 -> all bits set
         else:
             numpy.subtract(bits, 1, out=bits)  # 0 -> all bits set, 1 -> 0
-        numpy.bitwise_and(bits, values.view(bits.dtype), out=bits)
+        numpy.bitwise_and(bits, values.view(unsigned), out=bits)
         return bits.view(values.dtype)
 
     def __repr__(self) -> str:

@@ -244,9 +244,9 @@ class InspectorPanel(QScrollArea):
         if document is None or self.node_id not in document.nodes:
             # the page without a node: made again only when what it says changes, not at
             # every backward step (a new page costs a millisecond and a half)
+            settings = document.settings if document is not None else {}
             shown = (document is not None, self.selected if self.selected > 1 else 0,
-                     document.settings["title"] if document is not None else None,
-                     document.settings["description"] if document is not None else None)
+                     settings.get("title"), settings.get("description"))
             if shown == self._empty_page and self.widget() is not None:
                 return
         else:
