@@ -409,3 +409,35 @@ def test_sums_beyond_the_dtype_are_infinite_silently_and_means_are_not(dtype, va
         ours = getattr(vg.tensor([value, value], dtype=getattr(vg, dtype)), name)(**kwargs)
     theirs = getattr(torch.tensor([value, value], dtype=getattr(torch, dtype)), name)(**kwargs)
     assert ours.numpy().tobytes() == theirs.numpy().tobytes(), (ours, theirs)
+
+
+BROADCAST_GRADIENTS = {
+    "bias_add": ((512, 8), (8,), lambda a, b: a + b),
+    "scale_mul": ((512, 8), (8,), lambda a, b: a * b),
+    "row_div": ((512, 8), (8,), lambda a, b: a / b),
+    "column_sub": ((8, 512), (8, 1), lambda a, b: a - b),
+    "expand": ((1, 8), None, lambda a, b: a.expand(512, 8)),
+}
+
+
+@pytest.mark.parametrize("name", BROADCAST_GRADIENTS)
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_half_gradients_summed_over_a_broadcast_add_up_in_float32_as_torch(name, create_graph):
+    """A broadcast operand's gradient is the incoming gradient summed over the broadcast dims
+    (a bias's gradient over the batch); in half, torch adds in float32 and rounds once, where
+    numpy's half sum rounds each partial sum (8 of 8 bias elements differed). Bit for bit."""
+    first, second, fn = BROADCAST_GRADIENTS[name]
+    rng = np.random.default_rng(3)
+    arrays = [(rng.standard_normal(s) * 2).astype(np.float16) for s in (first, second) if s]
+    grads = {}
+    for lib in (torch, vg):
+        leaves = [lib.tensor(a, requires_grad=True) for a in arrays]
+        out = fn(*leaves, *([None] * (2 - len(leaves))))
+        incoming = np.random.default_rng(4).standard_normal(tuple(out.shape)).astype(np.float16)
+        with warnings.catch_warnings():  # torch's note on create_graph's reference cycle
+            warnings.simplefilter("ignore", UserWarning)
+            out.backward(lib.tensor(incoming), create_graph=create_graph)
+        grads[lib] = [t.grad.detach().numpy() for t in leaves]
+    for ours, theirs in zip(grads[vg], grads[torch]):
+        assert ours.dtype == theirs.dtype == np.float16
+        assert ours.tobytes() == theirs.tobytes(), (ours, theirs)

@@ -481,15 +481,21 @@ def _broadcast_dims(gshape: tuple, shape: tuple) -> tuple:
 
 
 def sum_to_array(data, shape: tuple):
-    """``sum_to`` on a raw array, where nothing is recorded (the backward pass's gradients)."""
+    """``sum_to`` on a raw array, where nothing is recorded (the backward pass's gradients).
+    Half precision adds up in float32 and rounds once, as torch does (and as ``sum`` does:
+    ``reductions._added``); numpy's half sum would round every partial sum."""
     shape = tuple(shape)
     if data.shape == shape:
         return data
     dims = _broadcast_dims(data.shape, shape)
+    dt = data.dtype
+    half = dt.kind == "f" and dt.itemsize == 2
     if len(dims) == len(data.shape) - len(shape):
         # only leading dims (a bias's gradient): summed away, the result is an array of its
         # own, which a leaf may keep as its .grad; a reshaped sum would be a view to copy
-        return data.sum(axis=dims)
+        return data.sum(axis=dims, dtype=_FLOAT32).astype(dt) if half else data.sum(axis=dims)
+    if half:
+        return data.sum(axis=dims, keepdims=True, dtype=_FLOAT32).astype(dt).reshape(shape)
     return data.sum(axis=dims, keepdims=True).reshape(shape)
 
 
@@ -557,6 +563,7 @@ def _inferred_dtype(data) -> dtypes.DType:
 
 
 _PLAIN_NUMBERS = frozenset((bool, int, float))
+_FLOAT32 = dtypes.float32.np
 
 
 def _row_fits(row, kinds: set, np_dtype) -> bool:
