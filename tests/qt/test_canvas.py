@@ -195,3 +195,41 @@ def test_an_exception_in_paint_is_reported_not_fatal(empty_window, monkeypatch):
     window.view.viewport().grab()
     assert "boom in the header" in window.step_label.text()
     assert any(kind == "error" and "boom" in text for kind, text, _ in window.log.entries())
+
+
+def test_a_card_keeps_its_laid_out_texts_until_what_they_show_changes(empty_window):
+    """A zoom repaints every card on screen, so a card shapes its texts once
+    (``NodeItem._layout``) and again only when its label, badge or theme changes."""
+    from visgrad.document.operations import SetLabel
+    from visgrad.qt import theme
+
+    window = empty_window
+    node_id = drop_kind(window, "Mul", QPoint(100, 100))
+    window.scene.flush()
+    item = window.scene.node_item(node_id)
+
+    def shown():
+        return [op[4].text() for op in item._layout(theme.current()) if op[0] == "text"]
+
+    window.view.viewport().grab()
+    first = item._layout(theme.current())
+    label = window.document.nodes[node_id].label
+    assert shown() == [label, "Mul", "a", "b", "!"]  # the error badge: nothing connected
+    window.view.zoom_by(1.3)
+    window.view.viewport().grab()
+    assert item._layout(theme.current()) is first
+
+    window.scene.editor.push(SetLabel(node_id, "product"))
+    window.scene.flush()
+    assert shown() == ["product", "Mul", "a", "b", "!"]
+    renamed = item._layout(theme.current())
+    assert renamed is not first
+
+    text_colors = {op[2].name() for op in renamed if op[0] == "text"}
+    theme.apply("dark")
+    try:
+        dark = item._layout(theme.current())
+        assert dark is not renamed and shown() == ["product", "Mul", "a", "b", "!"]
+        assert {op[2].name() for op in dark if op[0] == "text"} != text_colors
+    finally:
+        theme.apply("light")
