@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from visgrad.engine import grad_mode
-from visgrad.engine.backend import (CPU, CPU_ARRAY_TYPES, array_backend, quiet_context,
-                                    quiet_enter, quiet_exit)
+from visgrad.engine.backend import (CPU, CPU_ARRAY_TYPES, CPU_NDARRAY, array_backend,
+                                    cpu_add_reduce, quiet_context, quiet_enter, quiet_exit)
 
 _sequence = itertools.count()
 
@@ -223,6 +223,8 @@ class ArrayFormulas:
 
     @staticmethod
     def sum(x, dim, keepdim: bool):
+        if x.__class__ is CPU_NDARRAY:  # ndarray.sum is numpy's Python around this call
+            return cpu_add_reduce(x, dim, None, None, keepdim)
         return x.sum(axis=dim, keepdims=keepdim)
 
     def expand(self, x, shape):

@@ -260,6 +260,10 @@ def register_backend(device_type: str, factory: Callable[[], Backend] | None) ->
 CPU = get_backend("cpu")
 # numpy's array and its scalar types (one number on the CPU travels as a scalar)
 CPU_ARRAY_TYPES = frozenset({numpy.ndarray, *(numpy.dtype(c).type for c in "efdgFDG?bhilqBHILQ")})
+# the CPU's array class and its sum, for the backward pass's reductions: ``ndarray.sum`` is
+# numpy's Python around ``add.reduce``, and a training step reduces a few times per step
+CPU_NDARRAY = numpy.ndarray
+cpu_add_reduce = numpy.add.reduce
 _by_array_class: dict[type, Backend] = {}
 
 

@@ -16,7 +16,8 @@ from numpy import generic as _np_generic
 from visgrad.engine import dtypes, grad_mode
 from visgrad.engine import autograd as _autograd
 from visgrad.engine.autograd import BackwardIteration
-from visgrad.engine.backend import CPU, Backend, get_backend, quiet_enter, quiet_exit
+from visgrad.engine.backend import (CPU, CPU_NDARRAY, Backend, cpu_add_reduce, get_backend,
+                                    quiet_enter, quiet_exit)
 
 
 class Size(tuple):
@@ -480,23 +481,45 @@ def _broadcast_dims(gshape: tuple, shape: tuple) -> tuple:
         lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
 
 
+_SUMMED: dict = {}  # (gradient's shape, input's shape) -> (dims to sum, whether only leading)
+
+
 def sum_to_array(data, shape: tuple):
     """``sum_to`` on a raw array, where nothing is recorded (the backward pass's gradients).
     Half precision adds up in float32 and rounds once, as torch does (and as ``sum`` does:
-    ``reductions._added``); numpy's half sum would round every partial sum."""
-    shape = tuple(shape)
-    if data.shape == shape:
+    ``reductions._added``); numpy's half sum would round every partial sum.
+
+    A training step reduces the same few pairs of shapes at every step (a bias's gradient
+    over the batch), so what to sum is worked out once per pair."""
+    gshape = data.shape
+    if shape.__class__ is not tuple:
+        shape = tuple(shape)
+    if gshape == shape:
         return data
-    dims = _broadcast_dims(data.shape, shape)
+    key = (gshape, shape)
+    plan = _SUMMED.get(key)
+    if plan is None:
+        dims = _broadcast_dims(gshape, shape)
+        plan = (dims, len(dims) == len(gshape) - len(shape))
+        if len(_SUMMED) >= 4096:  # shapes seen once each (a sweep): keep the table small
+            _SUMMED.clear()
+        _SUMMED[key] = plan
+    dims, leading = plan
     dt = data.dtype
     half = dt.kind == "f" and dt.itemsize == 2
-    if len(dims) == len(data.shape) - len(shape):
+    add = cpu_add_reduce if data.__class__ is CPU_NDARRAY else _reduce_sum
+    if leading:
         # only leading dims (a bias's gradient): summed away, the result is an array of its
         # own, which a leaf may keep as its .grad; a reshaped sum would be a view to copy
-        return data.sum(axis=dims, dtype=_FLOAT32).astype(dt) if half else data.sum(axis=dims)
+        return add(data, dims, _FLOAT32).astype(dt) if half else add(data, dims)
     if half:
-        return data.sum(axis=dims, keepdims=True, dtype=_FLOAT32).astype(dt).reshape(shape)
-    return data.sum(axis=dims, keepdims=True).reshape(shape)
+        return add(data, dims, _FLOAT32, None, True).astype(dt).reshape(shape)
+    return add(data, dims, None, None, True).reshape(shape)
+
+
+def _reduce_sum(data, axis, dtype=None, out=None, keepdims=False):
+    """``numpy.add.reduce``'s signature for another backend's arrays."""
+    return data.sum(axis=axis, dtype=dtype, keepdims=keepdims)
 
 
 def sum_to(g: Tensor, shape: tuple) -> Tensor:

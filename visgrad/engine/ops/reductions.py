@@ -6,6 +6,7 @@ import builtins
 
 from visgrad.engine import dtypes
 from visgrad.engine.autograd import FormulaNode
+from visgrad.engine.backend import CPU_NDARRAY, cpu_add_reduce
 from visgrad.engine.ops._common import Node, Tensor, dims_arg, quietly, record, wrap
 from visgrad.engine.tensor import _wrap_dim
 
@@ -49,7 +50,10 @@ def _added(d, dt, dims, keepdim: bool, count):
             d = d.astype(dt)
         total = d.sum(axis=dims, keepdims=keepdim, dtype=_FLOAT32)
         return (total if count is None else total / _FLOAT32.type(count)).astype(dt)
-    total = d.sum(axis=dims, keepdims=keepdim, dtype=dt)
+    if d.__class__ is CPU_NDARRAY:  # ndarray.sum is numpy's Python around this call
+        total = cpu_add_reduce(d, dims, dt, None, keepdim)
+    else:
+        total = d.sum(axis=dims, keepdims=keepdim, dtype=dt)
     return total if count is None else total / dt.type(count)
 
 
