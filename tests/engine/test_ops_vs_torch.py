@@ -6,7 +6,9 @@ indexing have their own files.
 """
 
 import pytest
+import torch
 
+import visgrad as vg
 from tests.engine.twins import check_program, exact, leaf, make_inputs
 
 DTYPES = ["float32", "float64"]
@@ -167,6 +169,10 @@ SHAPES = [
     case("view-transposed-outer", lambda m, a: a.transpose(0, 1).view(3, 2, 4), leaf(2, 3, 4)),
     case("view-sliced-columns", lambda m, a: a[:, :3].view(4, 3), leaf(4, 6)),
     case("view-sliced-rows", lambda m, a: a[::2].view(2, 2, 3), leaf(4, 6)),
+    case("contiguous-of-transposed", lambda m, a: a.t().contiguous(), leaf(2, 3)),
+    case("contiguous-then-view", lambda m, a: a.transpose(0, 1).contiguous().view(-1),
+         leaf(3, 4)),
+    case("contiguous-of-contiguous", lambda m, a: (a * 2).contiguous(), leaf(2, 3)),
     case("view-as", lambda m, a, b: a.view_as(b), leaf(2, 3), leaf(6, grad=False)),
     case("reshape-as", lambda m, a, b: a.reshape_as(b), leaf(2, 3), leaf(3, 2, grad=False)),
     case("flatten", lambda m, a: a.flatten(), leaf(2, 3, 4)),
@@ -311,3 +317,29 @@ def test_edge_dtypes_and_empty_tensors_give_torchs_results():
         return [(str(r.dtype), tuple(r.shape), r.tolist()) for r in results]
 
     assert program(vg) == program(torch)
+
+
+LAYOUTS = {
+    "plain": lambda m: m.zeros(3, 4),
+    "transposed": lambda m: m.zeros(3, 4).t(),
+    "column": lambda m: m.zeros(3, 4)[:, :1],
+    "row": lambda m: m.zeros(3, 4)[:1],
+    "every_other_column": lambda m: m.zeros(3, 4)[:, ::2],
+    "transposed_column": lambda m: m.zeros(3, 1).t(),
+    "empty_transposed": lambda m: m.zeros(0, 3).t(),
+    "expanded": lambda m: m.zeros(3, 4).expand(2, 3, 4),
+    "permuted": lambda m: m.zeros(2, 3, 4).permute(0, 2, 1),
+    "0d": lambda m: m.zeros(()),
+}
+
+
+@pytest.mark.parametrize("name", LAYOUTS)
+def test_is_contiguous_and_contiguous_follow_the_strides_as_torch(name):
+    """is_contiguous() reads the layout as torch does (dims of size 1 ignored), and
+    contiguous() hands back the tensor itself or a row-major copy that view() accepts."""
+    ours, theirs = LAYOUTS[name](vg), LAYOUTS[name](torch)
+    assert ours.is_contiguous() == theirs.is_contiguous()
+    made = ours.contiguous()
+    assert made.is_contiguous() and theirs.contiguous().is_contiguous()
+    assert (made is ours) == (theirs.contiguous() is theirs)
+    assert made.view(-1).shape == tuple(theirs.contiguous().view(-1).shape)

@@ -411,7 +411,9 @@ class Tensor:
         return self.to(dtypes.bool_)
 
     def contiguous(self) -> Tensor:
-        return self
+        from visgrad.engine.ops.shape import contiguous  # noqa: PLC0415 - ops import this
+
+        return contiguous(self)
 
     # ---- copying and pickling: data through the host, as plain numbers ---------------------
     def __reduce_ex__(self, protocol):
@@ -435,7 +437,9 @@ class Tensor:
         return out
 
     def is_contiguous(self) -> bool:
-        return True
+        from visgrad.engine.ops.shape import _is_contiguous  # noqa: PLC0415 - ops import this
+
+        return _is_contiguous(self._data)
 
 
 def _rebuild(host, device: str, requires_grad: bool) -> Tensor:
