@@ -34,6 +34,23 @@ def case(name, fn, marks=()):
     return pytest.param(fn, id=name, marks=marks)
 
 
+def _hooked(m, hook, on_result=False):
+    """A backward pass through ``hook`` registered on a leaf (or on a result)."""
+    x = m.ones(3, requires_grad=True)
+    y = x * 2
+    (y if on_result else x).register_hook(hook)
+    y.sum().backward()
+
+
+def _five_ones(g):
+    return g.new_ones(5)
+
+
+class _FiveOnes:
+    def __call__(self, g):
+        return g.new_ones(5)
+
+
 def _backward_twice(m):
     y = (m.ones(2, requires_grad=True).exp()).sum()
     y.backward()
@@ -301,6 +318,14 @@ AUTOGRAD = [
     case("saved-tensor-modified", _modified_saved_tensor),
     case("retain-grad-without-grad", lambda m: m.ones(2).retain_grad()),
     case("hook-without-grad", lambda m: m.ones(2).register_hook(lambda g: g)),
+    case("hook-changes-the-size", lambda m: _hooked(m, lambda g: m.ones(5))),
+    case("named-hook-changes-the-size", lambda m: _hooked(m, _five_ones)),
+    case("callable-hook-changes-the-size", lambda m: _hooked(m, _FiveOnes())),
+    case("hook-changes-the-dtype", lambda m: _hooked(m, lambda g: g.double())),
+    case("hook-on-a-result-changes-the-dtype", lambda m: _hooked(m, lambda g: g.half(), True)),
+    case("hook-changes-the-dims", lambda m: _hooked(m, lambda g: g.reshape(3, 1))),
+    case("hook-returns-a-number", lambda m: _hooked(m, lambda g: 5)),
+    case("numpy-of-a-leaf-that-requires-grad", lambda m: m.ones(2, requires_grad=True).numpy()),
     case("grad-of-unused", lambda m: m.autograd.grad((m.ones(2, requires_grad=True) * 2).sum(),
                                                     [m.ones(2, requires_grad=True)])),
     case("grad-of-no-grad-input",
@@ -440,3 +465,13 @@ def test_errors_leave_no_half_written_tensor():
         with pytest.raises(RuntimeError):
             x[[0, 1]] = lib.ones(4)
         assert x.sum().item() == 0
+
+
+def test_numpy_of_a_tensor_that_requires_grad_is_allowed_under_no_grad_as_in_torch():
+    """torch refuses numpy() on a tensor that requires grad only while grad mode is on."""
+    results = []
+    for lib in (torch, vg):
+        x = lib.ones(2, requires_grad=True) * 3
+        with lib.no_grad():
+            results.append(x.numpy().tolist())
+    assert results[0] == results[1] == [3.0, 3.0]

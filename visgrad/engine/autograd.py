@@ -1180,7 +1180,7 @@ class BackwardIteration:
                     before = grads[nr]
                     result = fn(before)
                     if result is not None:
-                        grads[nr] = self._check_hook_result(result, before)
+                        grads[nr] = self._check_hook_result(result, before, fn)
                     step.hooks.append(HookFiring("tensor", node, before, grads[nr]))
         if node._retained:
             for nr, ref in node._retained.items():
@@ -1246,14 +1246,19 @@ class BackwardIteration:
                 for i, g in enumerate(grads)]
 
     @staticmethod
-    def _check_hook_result(result, before):
-        from visgrad.engine.tensor import Tensor  # noqa: PLC0415
+    def _check_hook_result(result, before, hook):
+        """A tensor hook may replace the gradient, with one of the same type (dtype and
+        device) and size; torch's words otherwise, naming the hook."""
+        from visgrad.engine.tensor import Tensor, legacy_type_name  # noqa: PLC0415
 
         if not isinstance(result, Tensor):
-            raise TypeError(f"hooks must return a Tensor or None, got {type(result).__name__}")
+            raise TypeError(f"expected Variable, but hook returned '{type(result).__name__}'")
+        name = getattr(hook, "__name__", "<unknown>")
+        was, got = legacy_type_name(before), legacy_type_name(result)
+        if was != got:
+            raise RuntimeError(f"hook '{name}' has changed the type of value (was {was} got {got})")
         if result.shape != before.shape:
-            raise RuntimeError(f"hook changed the gradient's shape from {_shape_str(before.shape)} "
-                               f"to {_shape_str(result.shape)}")
+            raise RuntimeError(f"hook '{name}' has changed the size of value")
         return result
 
     def _validate(self, node: Node, outputs: tuple) -> tuple:

@@ -305,8 +305,8 @@ class Tensor:
         return self._backend.to_host(self._data).tolist()
 
     def numpy(self, *, force: bool = False):
-        if self._requires_grad and not force:
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+        if self._requires_grad and not force and grad_mode._state.grad:  # as torch: no_grad
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "  # allows it
                                "Use tensor.detach().numpy() instead.")
         if self._backend.device.type != "cpu" and not force:
             raise TypeError(f"can't convert {self._backend.device} device type tensor to numpy. "
