@@ -51,6 +51,24 @@ class _FiveOnes:
         return g.new_ones(5)
 
 
+def _no_grad_view(m, result=False, twice=False):
+    """x[0:2] of a tensor that requires grad (a leaf, or a result), made under no_grad."""
+    x = m.ones(3, requires_grad=True)
+    base = x * 1 if result else x
+    with m.no_grad():
+        view = base[0:2]
+        return view[0:2] if twice else view
+
+
+def _changed_no_grad_view(m):
+    """A no_grad view whose base then changed in place (under no_grad too)."""
+    x = m.ones(3, requires_grad=True) * 1
+    with m.no_grad():
+        view = x[0:2]
+        x.mul_(2)
+    return view
+
+
 def _backward_twice(m):
     y = (m.ones(2, requires_grad=True).exp()).sum()
     y.backward()
@@ -325,6 +343,17 @@ AUTOGRAD = [
     case("hook-on-a-result-changes-the-dtype", lambda m: _hooked(m, lambda g: g.half(), True)),
     case("hook-changes-the-dims", lambda m: _hooked(m, lambda g: g.reshape(3, 1))),
     case("hook-returns-a-number", lambda m: _hooked(m, lambda g: 5)),
+    case("no-grad-view-modified-with-grad", lambda m: _no_grad_view(m).mul_(2)),
+    case("no-grad-view-of-a-result-modified-with-grad",
+         lambda m: _no_grad_view(m, result=True).add_(1)),
+    case("view-of-a-no-grad-view-modified-with-grad", lambda m: _no_grad_view(m)[0:1].mul_(2)),
+    case("reshaped-no-grad-view-modified-with-grad", lambda m: _no_grad_view(m).view(2).mul_(2)),
+    case("no-grad-view-of-a-no-grad-view-modified-with-grad",
+         lambda m: _no_grad_view(m, twice=True).mul_(2)),
+    case("backward-from-a-no-grad-view", lambda m: _no_grad_view(m).backward(m.ones(2))),
+    case("no-grad-view-used-after-its-base-changed", lambda m: _changed_no_grad_view(m) * 2),
+    case("no-grad-view-grad_fn-after-it-changed", lambda m: _changed_no_grad_view(m).grad_fn),
+    case("no-grad-view-is_leaf-after-it-changed", lambda m: _changed_no_grad_view(m).is_leaf),
     case("numpy-of-a-leaf-that-requires-grad", lambda m: m.ones(2, requires_grad=True).numpy()),
     case("grad-of-unused", lambda m: m.autograd.grad((m.ones(2, requires_grad=True) * 2).sum(),
                                                     [m.ones(2, requires_grad=True)])),
@@ -475,3 +504,33 @@ def test_numpy_of_a_tensor_that_requires_grad_is_allowed_under_no_grad_as_in_tor
         with lib.no_grad():
             results.append(x.numpy().tolist())
     assert results[0] == results[1] == [3.0, 3.0]
+
+
+def _no_grad_view_facts(lib):
+    x = lib.ones(3, requires_grad=True)
+    with lib.no_grad():
+        view = x[0:2]
+        plain = lib.ones(3)[0:2]
+        detached = x.detach()[0:2]
+    facts = [view.requires_grad, view.is_leaf, view.grad_fn is None, plain.requires_grad,
+             detached.requires_grad]
+    product = view * 3
+    facts.append([n is None for n, _ in product.grad_fn.next_functions])
+    handle = view.register_hook(lambda g: g * 100)
+    product.sum().backward()  # runs; the gradient reaches neither the view nor x
+    facts += [view.grad is None, x.grad is None]
+    handle.remove()
+    later = view[0:1]  # a view of it, with grad: recorded, not a leaf
+    facts += [later.requires_grad, later.is_leaf, type(later.grad_fn).__name__]
+    with lib.no_grad():
+        view.mul_(2)  # in place under no_grad: allowed, then the view is spoilt
+        view.mul_(2)
+    facts += [view.requires_grad, repr(view)]
+    return facts
+
+
+def test_views_made_under_no_grad_are_cut_from_their_base_as_in_torch():
+    """A view of a tensor that requires grad, made under no_grad, requires grad and is a leaf
+    whose gradient goes nowhere (its edge is None); once its storage changes in place it
+    prints grad_fn=<Invalid> and refuses to be used (the error cases above)."""
+    assert _no_grad_view_facts(vg) == _no_grad_view_facts(torch)

@@ -302,6 +302,8 @@ def leaf_accumulator(t) -> AccumulateGrad:
     ref = t._acc
     acc = ref() if ref is not None else None
     if acc is None:
+        if t._base is not None and getattr(t, "_no_grad_view", None) is not None:
+            return None  # NOTE [views made under no_grad]: the edge to it is None
         acc = AccumulateGrad(t)
         t._acc = weakref.ref(acc)
     return acc
@@ -341,7 +343,31 @@ def make_view(x, data):
     vc = out._vc = shared_counter(x)
     out._base = x._base if x._base is not None else x
     out._view_at = vc[0]
+    if x._requires_grad:
+        if not grad_mode._state.grad:  # NOTE [views made under no_grad]
+            out._requires_grad = True
+            out.__dict__["_no_grad_view"] = MADE_UNDER_NO_GRAD
+        elif x._base is not None and getattr(x, "_no_grad_view", None) is not None:
+            out.__dict__["_no_grad_view"] = OF_A_NO_GRAD_VIEW
     return out
+
+
+# NOTE [views made under no_grad]
+# As in torch, a view of a tensor that requires grad, made under no_grad, requires grad and is
+# a leaf, but a leaf cut from everything: it has no AccumulateGrad (an op's edge to it is
+# None), so a gradient reaches neither it nor its base. It may not be changed in place with
+# grad on, nor may a view of it; and once its storage changed in place (through it or its
+# base, in any mode), reading its grad_fn or using it fails with torch's words, and it prints
+# grad_fn=<Invalid>. The marker lives in the tensor's __dict__: only such views have one.
+MADE_UNDER_NO_GRAD, OF_A_NO_GRAD_VIEW = "made under no_grad", "a view of one"
+NO_GRAD_VIEW_ADVICE = (
+    "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify "
+    "your code by moving both the view and the inplace either both inside the no_grad block "
+    "(if you don't want the inplace to be tracked) or both outside (if you want the inplace to "
+    "be tracked).")
+NO_GRAD_VIEW_CHANGED = (
+    "A view was created in no_grad mode and its base or another view of its base has been "
+    "modified inplace with grad mode enabled. " + NO_GRAD_VIEW_ADVICE)
 
 
 def refresh_view(t) -> None:  # replaced by visgrad.engine.ops.shape.refresh_view
@@ -791,10 +817,11 @@ class BackwardIteration:
             grads.append(g)
         roots = []
         for i, (t, g) in enumerate(zip(tensors, grads)):
-            if not t._requires_grad:
+            edge = gradient_edge(t) if t._requires_grad else _NO_EDGE
+            if edge[0] is None:  # (a view made under no_grad has no edge either)
                 raise RuntimeError(
                     f"element {i} of tensors does not require grad and does not have a grad_fn")
-            roots.append((gradient_edge(t), _one_like(t) if g is None else g))
+            roots.append((edge, _one_like(t) if g is None else g))
 
         # Captures (autograd.grad and backward(inputs=...)): where each input's gradient arrives.
         self._capture: dict[tuple, int] | None = None

@@ -154,7 +154,7 @@ class Tensor:
 
     @property
     def requires_grad(self) -> bool:
-        if self._base is not None:
+        if self._base is not None and getattr(self, "_no_grad_view", None) is None:
             _autograd.refresh_view(self)
         return self._requires_grad
 
@@ -255,6 +255,8 @@ class Tensor:
         from visgrad.engine.autograd import gradient_edge  # noqa: PLC0415
 
         acc, _ = gradient_edge(self)
+        if acc is None:  # NOTE [views made under no_grad]: no gradient reaches it
+            return _autograd.RemovableHandle({})
         self.__dict__["_hooked_accumulator"] = acc  # NOTE [leaf accumulators]
         return acc._add_tensor_hook(0, hook)
 
@@ -354,14 +356,20 @@ class Tensor:
     def __repr__(self) -> str:
         from visgrad.engine.printing import tensor_repr  # noqa: PLC0415
 
+        grad_fn_name = None
         if self._base is not None:
-            _autograd.refresh_view(self)
+            try:
+                _autograd.refresh_view(self)
+            except RuntimeError:  # NOTE [views made under no_grad]: a spoilt one, as torch
+                grad_fn_name = "Invalid"  # prints it
+        if self._grad_fn is not None:
+            grad_fn_name = type(self._grad_fn).__name__
         device = self._backend.device
         return tensor_repr(
             self._backend.to_host(self._data), dtype_name=self.dtype.name,
             device="cpu" if device.type == "cpu" else str(device),
-            requires_grad=self._requires_grad and self._grad_fn is None,
-            grad_fn_name=type(self._grad_fn).__name__ if self._grad_fn is not None else None)
+            requires_grad=self._requires_grad and grad_fn_name is None,
+            grad_fn_name=grad_fn_name)
 
     __str__ = __repr__
 

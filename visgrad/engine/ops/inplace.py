@@ -10,6 +10,8 @@ view rebases the view's base instead (NOTE [in-place on a view], at ``_rebase``)
 
 from __future__ import annotations
 
+import re
+
 from visgrad.engine import autograd, grad_mode
 from visgrad.engine.autograd import _alias, attach, bump_version, version_of
 from visgrad.engine.backend import overlaps_itself, view_positions
@@ -30,6 +32,15 @@ def check_inplace(x: Tensor, *others) -> None:
     if not grad_mode.is_grad_enabled():
         return
     base = x._base
+    marker = getattr(x, "_no_grad_view", None) if base is not None else None
+    if marker == autograd.MADE_UNDER_NO_GRAD:  # NOTE [views made under no_grad]
+        raise RuntimeError("A view was created in no_grad mode and is being modified inplace "
+                           "with grad mode enabled. " + autograd.NO_GRAD_VIEW_ADVICE)
+    if marker == autograd.OF_A_NO_GRAD_VIEW:
+        name = re.sub(r"Backward\d*$", "", type(x._grad_fn).__name__)
+        raise RuntimeError(f"Output {x._output_nr} of {name} is a view of a view which was created "
+                           "in no_grad mode and is being modified inplace with grad mode "
+                           "enabled. " + autograd.NO_GRAD_VIEW_ADVICE)
     if base is not None and base._requires_grad and base._grad_fn is None:
         raise RuntimeError("a view of " + LEAF_MESSAGE)
     if x._requires_grad and x._grad_fn is None and base is None:
@@ -51,7 +62,8 @@ def apply_inplace(x: Tensor, compute, *others, one_value: bool = False,
     where several elements share a memory location (an expanded tensor). ``type_names``: how
     the op's error names x's dtype (a few of torch's kernels use C++ names)."""
     check_inplace(x, *others)
-    if x._base is not None:
+    if x._base is not None and (grad_mode.is_grad_enabled() or
+                                getattr(x, "_no_grad_view", None) is None):
         autograd.refresh_view(x)  # its history as of now, for the op to record
     others_require = any(isinstance(o, Tensor) and o._requires_grad for o in others)
     recording = grad_mode.is_grad_enabled() and (x._requires_grad or others_require)

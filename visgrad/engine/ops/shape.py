@@ -122,6 +122,8 @@ def refresh_view(t: Tensor) -> None:
     version = t._vc[0]
     if version == t._view_at:
         return
+    if getattr(t, "_no_grad_view", None) is not None:  # NOTE [views made under no_grad]
+        raise RuntimeError(autograd.NO_GRAD_VIEW_CHANGED)
     t._view_at = version
     base = t._base
     if not base._requires_grad:
