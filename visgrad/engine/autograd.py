@@ -88,6 +88,7 @@ class Node:
     _formula = False  # see FormulaNode
     _passes = False  # a two-input rule that hands g on to both inputs (add): no call needed
     _watched = False  # some hook or retain_grad was registered: the iteration takes the long way
+    _materializes_itself = False  # a custom Function's node: ctx.set_materialize_grads decides
 
     _metadata: dict | None = None
 
@@ -1186,7 +1187,7 @@ class BackwardIteration:
         if all(g is None for g in grads):
             return (None,) * len(node.next_functions)
         grads = list(_as_tensors(grads))
-        if node._num_outputs > 1:
+        if node._num_outputs > 1 and not node._materializes_itself:
             grads = self._materialize(node, grads)
         outputs = node.backward(*grads)
         if not isinstance(outputs, tuple):
@@ -1269,8 +1270,9 @@ class BackwardIteration:
     def _materialize(self, node: Node, grads: list) -> list:
         from visgrad.engine.tensor import zeros_for  # noqa: PLC0415
 
-        return [g if g is not None else zeros_for(*node._output_meta[i])
-                for i, g in enumerate(grads)]
+        # (a custom Function's non-tensor output has no backend: its gradient stays None)
+        return [g if g is not None or node._output_meta[i][2] is None else
+                zeros_for(*node._output_meta[i]) for i, g in enumerate(grads)]
 
     @staticmethod
     def _check_hook_result(result, before, hook):

@@ -8,7 +8,8 @@ is not corrected: the engine checks its count and shapes and raises torch's erro
 from __future__ import annotations
 
 from visgrad.engine import grad_mode
-from visgrad.engine.autograd import FREED_MESSAGE, Node, gradient_edge, shared_counter
+from visgrad.engine.autograd import (FREED_MESSAGE, Node, bump_version, gradient_edge,
+                                     shared_counter)
 from visgrad.engine.tensor import Tensor
 
 
@@ -37,13 +38,15 @@ class BackwardCFunction(Node, FunctionCtx):
 
     _function_cls: type = None
     materialize_grads = True
+    _materializes_itself = True  # the engine leaves missing gradients to backward() below
 
     def backward(self, *grads):
         if self.materialize_grads:
             from visgrad.engine.tensor import zeros_for  # noqa: PLC0415
 
-            grads = tuple(g if g is not None else zeros_for(*self._output_meta[i])
-                          for i, g in enumerate(grads))
+            # (a non-tensor output, whose metadata has no backend, gets None, as in torch)
+            grads = tuple(g if g is not None or self._output_meta[i][2] is None else
+                          zeros_for(*self._output_meta[i]) for i, g in enumerate(grads))
         result = self._function_cls.backward(self, *grads)
         if not isinstance(result, tuple):
             result = (result,)
@@ -99,6 +102,12 @@ class Function(metaclass=_FunctionMeta):
         raise NotImplementedError("You must implement either the backward or vjp method for your "
                                   "custom autograd.Function to use it with backward mode AD.")
 
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError(
+            "Legacy autograd function with non-static forward method is deprecated. Please use "
+            "new-style autograd function with static forward method. (Example: "
+            "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)")
+
     @classmethod
     def apply(cls, *args, **kwargs):
         node = cls._backward_cls()
@@ -113,6 +122,18 @@ class Function(metaclass=_FunctionMeta):
         outs = (outputs,) if single else outputs
         requires = grad_mode.is_grad_enabled() and any(t.requires_grad for t in tensors)
         non_diff = getattr(node, "_non_differentiable", set())
+        # the inputs' histories before any output takes this node (an input changed in place
+        # and returned, ctx.mark_dirty, is one of them)
+        edges = tuple(gradient_edge(t) for t in tensors) if requires else ()
+        for d in getattr(node, "_dirty", ()):
+            if requires and d._requires_grad and d._grad_fn is None:
+                raise RuntimeError("a leaf Variable that requires grad has been used in an "
+                                   "in-place operation.")
+            if not any(o is d for o in outs):
+                raise RuntimeError("Some elements marked as dirty during the forward method were "
+                                   "not returned as output. The inputs that are modified inplace "
+                                   "must all be outputs of the Function.")
+            bump_version(d)  # as torch counts the change once more, for the function
         results = []
         for i, o in enumerate(outs):
             if not isinstance(o, Tensor):
@@ -125,7 +146,7 @@ class Function(metaclass=_FunctionMeta):
                 o._grad_fn, o._output_nr, o._requires_grad = node, i, True
             results.append(o)
         if requires:
-            node.next_functions = tuple(gradient_edge(t) for t in tensors)
+            node.next_functions = edges
             node._input_meta = tuple((t._data.shape, t._data.dtype) if e[0] is not None else None
                                      for t, e in zip(tensors, node.next_functions))
             node._num_outputs = len(outs)
