@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from visgrad.engine.autograd import BackwardIteration
-from visgrad.engine.tensor import Tensor
+from visgrad.engine.tensor import Tensor, gradients_given
 
 
 def _seq(x):
@@ -17,7 +17,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     tensors = _seq(tensors)
     if inputs is not None and not _seq(inputs):
         raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
-    BackwardIteration(tensors, _seq(grad_tensors), retain_graph=retain_graph,
+    BackwardIteration(tensors, gradients_given(grad_tensors, len(tensors)),
+                      retain_graph=retain_graph,
                       create_graph=create_graph, inputs=_seq(inputs)).run()
 
 
@@ -38,7 +39,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     if allow_unused is None:
         allow_unused = materialize_grads
-    it = BackwardIteration(outputs, _seq(grad_outputs), retain_graph=retain_graph,
+    it = BackwardIteration(outputs, gradients_given(grad_outputs, len(outputs)),
+                           retain_graph=retain_graph,
                            create_graph=create_graph, inputs=inputs, accumulate=False,
                            allow_unused=allow_unused)
     it.run()

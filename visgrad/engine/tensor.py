@@ -198,6 +198,16 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
                                 f"type {type(value).__name__}")
+            if value._data.dtype != self._data.dtype:
+                from visgrad.engine.ops.linalg import CPP_NAME  # noqa: PLC0415 - ops import this
+
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype '{CPP_NAME[value.dtype.name]}' "
+                    f"to a tensor with grad_dtype '{_SCALAR_NAME[self.dtype.name]}'. The gradient "
+                    "must match the tensor's grad_dtype (defaults to the tensor's dtype). You can "
+                    "set the tensor's grad_dtype attribute with a specific dtype, or None to allow "
+                    "any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and "
+                    "its gradient may break downstream systems that assume they match.")
             if value._data.shape != self._data.shape:
                 raise RuntimeError(
                     f"attempting to assign a gradient of size '{list(value._data.shape)}' to a "
@@ -266,7 +276,7 @@ class Tensor:
             inputs = [inputs]
         if inputs is not None and not inputs:
             raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
-        BackwardIteration([self], [gradient], retain_graph=retain_graph,
+        BackwardIteration([self], gradients_given(gradient, 1), retain_graph=retain_graph,
                           create_graph=create_graph, inputs=inputs).run()
 
     def detach(self) -> Tensor:
@@ -481,6 +491,20 @@ def _wrap_dim(dim: int, ndim: int) -> int:
 
 
 # ---- helpers the engine shares ----------------------------------------------------------------
+
+def gradients_given(grads, count: int) -> list:
+    """The gradients handed to ``backward()`` or ``grad()``, read as torch reads them: None,
+    one Tensor, or a sequence of Tensors and Nones (a number or a list of numbers is refused
+    with torch's words)."""
+    if grads is None:
+        return [None] * count
+    grads = [grads] if isinstance(grads, Tensor) else list(grads)  # a number: not iterable
+    for g in grads:
+        if g is not None and not isinstance(g, Tensor):
+            raise TypeError(f"gradients can be either Tensors or None, but got "
+                            f"{type(g).__name__}")
+    return grads
+
 
 def zeros_for(shape, np_dtype, backend: Backend = CPU) -> Tensor:
     return Tensor._wrap(backend.xp.zeros(shape, dtype=np_dtype), backend)
