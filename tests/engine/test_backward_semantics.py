@@ -579,3 +579,47 @@ def test_device_round_trip(device):
 
 def test_pi_constant_is_plain_float():
     assert vg.tensor(math.pi).item() == pytest.approx(math.pi, rel=1e-7)
+
+
+def _post_accumulate_program(lib):
+    log = []
+    z = lib.ones(2, requires_grad=True)
+    handle = z.register_post_accumulate_grad_hook(lambda t: log.append(t.grad.tolist()))
+    lib.autograd.grad((z * 2).sum(), z)  # grad() accumulates nothing: the hook stays quiet
+    (z * 2).sum().backward(inputs=[z])
+    (z * 3).sum().backward()
+    handle.remove()
+    (z * 3).sum().backward()
+    w = lib.ones(2, requires_grad=True)
+
+    def sgd_in_backward(t):  # the optimizer-in-backward pattern of torch's docs
+        with lib.no_grad():
+            t.sub_(t.grad * 0.5)
+        t.grad = None
+
+    w.register_post_accumulate_grad_hook(sgd_in_backward)
+    (w * w).sum().backward()
+    facts = [log, w.tolist(), w.grad is None]
+    for misuse in (lambda: (z * 2).register_post_accumulate_grad_hook(lambda t: None),
+                   lambda: lib.ones(2).register_post_accumulate_grad_hook(lambda t: None)):
+        with pytest.raises(RuntimeError) as info:
+            misuse()
+        facts.append(str(info.value))
+    q = lib.ones(2, requires_grad=True)
+    q.register_post_accumulate_grad_hook(lambda t: 5)
+    with pytest.raises(TypeError) as info:
+        (q * 2).sum().backward()
+    facts.append(str(info.value))
+    return facts
+
+
+def test_post_accumulate_grad_hooks_fire_after_the_leaf_took_its_gradient_as_in_torch():
+    assert _post_accumulate_program(vg) == _post_accumulate_program(torch)
+
+
+def test_a_post_accumulate_hook_shows_in_the_step_that_fired_it():
+    x = vg.ones(2, requires_grad=True)
+    x.register_post_accumulate_grad_hook(lambda t: None)
+    steps = list(vg.autograd.BackwardIteration([(x * 3).sum()]))
+    (fired,) = [h for s in steps for h in s.hooks if h.kind == "post_accumulate"]
+    assert fired.target is x and fired.before.tolist() == [3.0, 3.0]

@@ -82,6 +82,7 @@ class Node:
     _retained: dict | None = None          # output_nr -> weakref to a tensor with retain_grad
     _pre_hooks: dict | None = None
     _post_hooks: dict | None = None
+    _post_accumulate_hooks: dict | None = None  # an AccumulateGrad's: fn(leaf) after it adds
     _anomaly_trace: str | None = None
     _num_outputs = 1
     _output_meta: tuple = ()
@@ -176,6 +177,14 @@ class Node:
         hooks = self._tensor_hooks.setdefault(output_nr, {})
         handle = RemovableHandle(hooks)
         hooks[handle.id] = fn
+        self._watched = True
+        return handle
+
+    def _add_post_accumulate_hook(self, fn) -> RemovableHandle:
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = {}
+        handle = RemovableHandle(self._post_accumulate_hooks)
+        self._post_accumulate_hooks[handle.id] = fn
         self._watched = True
         return handle
 
@@ -1255,6 +1264,14 @@ class BackwardIteration:
         if node.__class__ is AccumulateGrad:
             g = grads[0]
             self._accumulate(node, g._data if arrays and g is not None else g, step)
+            if node._post_accumulate_hooks and g is not None and self.accumulate:
+                leaf = node.variable
+                for fn in list(node._post_accumulate_hooks.values()):
+                    result = fn(leaf)
+                    if result is not None:
+                        raise TypeError("expected Variable, but hook returned "
+                                        f"'{type(result).__name__}'")
+                    step.hooks.append(HookFiring("post_accumulate", leaf, leaf._grad, None))
             return ()
         outputs = self._run_rule(node, grads)
         if node._post_hooks:

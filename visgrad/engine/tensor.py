@@ -270,6 +270,22 @@ class Tensor:
         self.__dict__["_hooked_accumulator"] = acc  # NOTE [leaf accumulators]
         return acc._add_tensor_hook(0, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Run ``hook(tensor)`` on this leaf after its ``.grad`` took a backward pass's
+        gradient (an optimizer step inside backward, as torch's docs show it)."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        from visgrad.engine.autograd import gradient_edge  # noqa: PLC0415
+
+        acc, _ = gradient_edge(self)
+        if acc is None:  # NOTE [views made under no_grad]: no gradient reaches it
+            return _autograd.RemovableHandle({})
+        self.__dict__["_hooked_accumulator"] = acc  # NOTE [leaf accumulators]
+        return acc._add_post_accumulate_hook(hook)
+
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Compute gradients of this tensor w.r.t. the graph leaves (see ``BackwardIteration``)."""
         if inputs is not None and not isinstance(inputs, (list, tuple)):
