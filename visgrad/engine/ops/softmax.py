@@ -53,7 +53,7 @@ def _log_softmax_of(d, k: int, xp):
     a = _widened(d)
     shifted = a - a.max(axis=k, keepdims=True)
     total = xp.exp(shifted).sum(axis=k, keepdims=True)
-    if a is not d and k == d.ndim - 1:
+    if d.dtype.itemsize == 2 and k == d.ndim - 1:
         # half along the last dim: torch's kernel keeps the sum of exponentials, then its
         # log, in half between its float32 steps (bit for bit on rows of 8 to 300)
         total = total.astype(d.dtype).astype(_FLOAT32)
