@@ -17,6 +17,13 @@ that each pair finds the process in the same state: until torch had freed a big 
 glibc gave every (1000,1000) array fresh pages from the kernel, 7,800 page faults per run of
 numpy or visgrad. A row prints each library's median time (visgrad's over all its
 runs) and each ratio. Graph generators live here, not in the product.
+
+NOTE [phases]: the machine's speed moves in phases of seconds, and Python-bound work slows
+more than numpy's kernels in a slow phase (the batch-64 MLP step: 1.22-1.26× numpy in a
+fast phase, 1.30-1.36× in a slow one). Fifteen rounds of a 2 ms pair sample 30 ms, one
+phase, so three runs of the same code gave 1.26, 1.29 and 1.36. A pair of libraries now
+runs as many rounds as fit in about a second of CPU time (at least 15, at most 400), and
+its median ratio is that second's typical one.
 """
 
 from __future__ import annotations
@@ -261,8 +268,19 @@ def stepping_lib(n, stepped: bool):
     return x.grad
 
 
+def rounds_for(fns: list, least: int, budget_s: float) -> int:
+    """How many rounds of these runs fit in ``budget_s`` of CPU time, and at least ``least``
+    (NOTE [phases])."""
+    start = clock()
+    for fn in fns:
+        fn()
+        gc.collect()
+    one_round = clock() - start
+    return max(least, min(400, int(budget_s / max(one_round, 1e-9))))
+
+
 def run(quick: bool) -> list[tuple[str, str]]:
-    rounds = 5 if quick else 15
+    least, budget_s = (5, 0.2) if quick else (15, 1.0)
     rows = []
 
     def row(name, fns: dict, unit=1, per=""):
@@ -274,8 +292,8 @@ def run(quick: bool) -> list[tuple[str, str]]:
             gc.collect()
         mine, ratios, medians = [], {}, {}
         for peer in peers or [None]:  # NOTE [pairs]: one peer at a time
-            times = paired({first: fns[first], peer: fns[peer]} if peer else
-                           {first: fns[first]}, rounds)
+            pair = {first: fns[first], peer: fns[peer]} if peer else {first: fns[first]}
+            times = paired(pair, rounds_for(list(pair.values()), least, budget_s))
             mine += times[first]
             if peer:
                 medians[peer] = statistics.median(times[peer])
