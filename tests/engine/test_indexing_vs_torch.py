@@ -449,8 +449,18 @@ def _fill_and_zero_through_views(m, a):
     return y
 
 
+def _write_through_one_element(m, a):
+    """An integer index down to one element is a 0-d view (numpy would give a copy)."""
+    y = a * 2
+    y[1, 0].mul_(3)
+    y[0][2].add_(1)
+    y[1].select(0, 1).zero_()
+    return y, y[0, 1] * 5
+
+
 VIEW_WRITES = [
     case("inplace-on-select-view", _write_through_view, leaf(2, 3)),
+    case("inplace-on-one-element", _write_through_one_element, leaf(2, 3)),
     case("inplace-on-slice-view", _write_through_sliced_view, leaf(2, 3)),
     case("inplace-view-tensor-operand", _view_op_with_a_tensor_operand, leaf(2, 3), leaf(1)),
     case("inplace-view-of-plain-tensor", _view_written_into_a_plain_tensor, leaf(3)),
@@ -505,7 +515,9 @@ def test_values_of_a_written_view_are_shared():
     y = vg.zeros(2, 3)
     y[0][1] = 5.0
     y[:, 2].fill_(1.0)
-    np.testing.assert_array_equal(y.numpy(), [[0, 5, 1], [0, 0, 1]])
+    y[1, 0].add_(7.0)  # one element: a 0-d view of y's storage
+    y.select(0, 1).select(0, 1).fill_(2.0)
+    np.testing.assert_array_equal(y.numpy(), [[0, 5, 1], [7, 2, 1]])
 
 
 def test_exact_values_helper_keeps_ties():

@@ -91,7 +91,9 @@ def select(x: Tensor, dim: int, index: int, *, real_dim: int | None = None) -> T
                              f"{size}")
         raise IndexError(f"select(): index {index} out of range for tensor of size "
                          f"{list(x._data.shape)} at dimension {d}")
-    key = (slice(None),) * d + (index % size,)
+    # the trailing Ellipsis keeps a view when the index takes the last dim: numpy would
+    # hand back one element as a scalar, a copy, where torch's select() is a view
+    key = (slice(None),) * d + (index % size, Ellipsis)
     return record(SelectBackward0, _view_of(x, x._data[key]), (x,),
                   shape=tuple(x._data.shape), index=key)
 
