@@ -369,6 +369,12 @@ AUTOGRAD = [
                                                   m.tensor([1, 2]))),
     case("assign-grad-of-other-dtype-and-size",
          lambda m: setattr(m.ones(2, dtype=m.float16, requires_grad=True), "grad", m.ones(3))),
+    case("integer-floor-division-by-zero", lambda m: m.tensor([5, 7]) // m.tensor([0, 2])),
+    case("integer-remainder-by-zero", lambda m: m.tensor([5, 7]) % 0),
+    case("integer-division-by-a-false", lambda m: m.tensor([5, 7]) // m.tensor([True, False])),
+    case("number-floor-divided-by-bools", lambda m: 2 // m.tensor([True, False])),
+    case("bool-floor-division", lambda m: m.tensor([True, False]) // m.tensor([True, True])),
+    case("bool-remainder", lambda m: m.tensor([True, False]) % True),
     case("numpy-of-a-leaf-that-requires-grad", lambda m: m.ones(2, requires_grad=True).numpy()),
     case("grad-of-unused", lambda m: m.autograd.grad((m.ones(2, requires_grad=True) * 2).sum(),
                                                     [m.ones(2, requires_grad=True)])),
@@ -549,3 +555,15 @@ def test_views_made_under_no_grad_are_cut_from_their_base_as_in_torch():
     whose gradient goes nowhere (its edge is None); once its storage changes in place it
     prints grad_fn=<Invalid> and refuses to be used (the error cases above)."""
     assert _no_grad_view_facts(vg) == _no_grad_view_facts(torch)
+
+
+@pytest.mark.parametrize("number", [5, -7, 5.5, True])
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "int64", "float16", "float32"])
+def test_a_number_modulo_a_tensor_matches_torch(number, dtype):
+    """``number % tensor`` (Tensor.__rmod__): torch's dtype and values; float divisors of 0
+    give nan, as in torch."""
+    values = [3, 2, 0] if dtype.startswith("float") else [3, 2, 7]
+    ours = number % vg.tensor(values, dtype=getattr(vg, dtype))
+    theirs = number % torch.tensor(values, dtype=getattr(torch, dtype))
+    assert str(ours.dtype) == str(theirs.dtype)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

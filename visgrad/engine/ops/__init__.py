@@ -120,6 +120,7 @@ def _install() -> None:
     T_.__floordiv__ = _operator(floor_divide)
     T_.__rfloordiv__ = _operator(lambda self, other: floor_divide(operand(other), self))
     T_.__mod__ = _operator(remainder)
+    T_.__rmod__ = _operator(lambda self, other: remainder(operand(other), self))
     T_.__eq__ = eq
     T_.__ne__ = ne
     T_.__lt__ = _operator(lt)

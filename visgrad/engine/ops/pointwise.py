@@ -726,14 +726,28 @@ def isfinite(x):
 
 def floor_divide(a, b):
     xp = backend_of(operand(a), operand(b)).xp
+    _check_integer_division(a, b, "div_floor_cpu")
     out, _, _ = _binary(a, b, xp.floor_divide, half_in_float32=True)
     return out
 
 
 def remainder(a, b):
     xp = backend_of(operand(a), operand(b)).xp
+    _check_integer_division(a, b, "remainder_cpu")
     out, _, _ = _binary(a, b, xp.remainder)
     return out
+
+
+def _check_integer_division(a, b, kernel: str) -> None:
+    """torch has no bool kernel for // and %, and refuses an integer division by zero (numpy
+    would give 0 with a warning)."""
+    dt = promote(operand(a), operand(b))
+    if dt.kind == "b":
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+    if dt.kind in "iu":
+        divisor = b._data if isinstance(b, Tensor) else b
+        if bool((divisor == 0).any()) if isinstance(b, Tensor) else divisor == 0:
+            raise RuntimeError("ZeroDivisionError")
 
 
 def logical_not_impl(x):
