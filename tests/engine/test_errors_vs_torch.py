@@ -375,6 +375,12 @@ AUTOGRAD = [
     case("number-floor-divided-by-bools", lambda m: 2 // m.tensor([True, False])),
     case("bool-floor-division", lambda m: m.tensor([True, False]) // m.tensor([True, True])),
     case("bool-remainder", lambda m: m.tensor([True, False]) % True),
+    case("bool-matrix-product", lambda m: m.tensor([[True, False]]) @ m.tensor([[True], [True]])),
+    case("bool-matrix-vector", lambda m: m.tensor([[True, False]]) @ m.tensor([True, True])),
+    case("bool-dot", lambda m: m.tensor([True, False]) @ m.tensor([True, True])),
+    case("bool-bmm", lambda m: m.bmm(m.ones(1, 2, 2, dtype=m.bool), m.ones(1, 2, 2, dtype=m.bool))),
+    case("bool-batched-broadcast", lambda m: m.ones(2, 1, 2, 2, dtype=m.bool)
+         @ m.ones(3, 2, 2, dtype=m.bool)),
     case("numpy-of-a-leaf-that-requires-grad", lambda m: m.ones(2, requires_grad=True).numpy()),
     case("grad-of-unused", lambda m: m.autograd.grad((m.ones(2, requires_grad=True) * 2).sum(),
                                                     [m.ones(2, requires_grad=True)])),

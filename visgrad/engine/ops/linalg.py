@@ -16,6 +16,12 @@ CPP_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "in
              "bool": "bool"}
 
 
+def _no_bool_kernel(t: Tensor, kernel: str) -> None:
+    """torch's products have no kernel for bools (numpy's would compute a logical one)."""
+    if t._data.dtype.kind == "b":
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
+
 def _scalar_name(t: Tensor) -> str:
     from visgrad.engine.tensor import _SCALAR_NAME  # noqa: PLC0415
 
@@ -43,6 +49,7 @@ def mm(a: Tensor, b: Tensor) -> Tensor:
     if a._data.dtype != b._data.dtype:
         raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
                            f"{CPP_NAME[str(a._data.dtype)]} != {CPP_NAME[str(b._data.dtype)]}")
+    _no_bool_kernel(a, "addmm_impl_cpu_")
     backend = same_backend(a, b)
     return record(MmBackward0, wrap(_product(a._data, b._data), backend), (a, b), save=(a, b))
 
@@ -68,6 +75,7 @@ def mv(m: Tensor, v: Tensor) -> Tensor:
     if m._data.dtype != v._data.dtype:
         raise RuntimeError("addmv input tensors must have the same dtype, but got "
                            f"{_scalar_name(v)}, {_scalar_name(m)}, and {_scalar_name(v)}")
+    _no_bool_kernel(m, "addmv_impl_cpu")
     backend = same_backend(m, v)
     return record(MvBackward0, wrap(_product(m._data, v._data), backend), (m, v), save=(m, v))
 
@@ -92,6 +100,7 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have "
                            f"the same number of elements, but got {n} and {m} elements "
                            "respectively")
+    _no_bool_kernel(a, "dot")
     backend = same_backend(a, b)
     return record(DotBackward0, wrap(_product(a._data, b._data).reshape(()), backend), (a, b),
                   save=(a, b))
@@ -115,6 +124,7 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
                            f"[{bs}, {inner}] but got: [{bs2}, {inner2}].")
     if a._data.dtype != b._data.dtype:
         raise RuntimeError(f"expected scalar type {_scalar_name(a)} but found {_scalar_name(b)}")
+    _no_bool_kernel(a, "bmm")
     backend = same_backend(a, b)
     return record(BmmBackward0, wrap(_product(a._data, b._data), backend), (a, b), save=(a, b))
 
