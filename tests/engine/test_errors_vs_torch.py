@@ -381,6 +381,12 @@ AUTOGRAD = [
     case("bool-bmm", lambda m: m.bmm(m.ones(1, 2, 2, dtype=m.bool), m.ones(1, 2, 2, dtype=m.bool))),
     case("bool-batched-broadcast", lambda m: m.ones(2, 1, 2, 2, dtype=m.bool)
          @ m.ones(3, 2, 2, dtype=m.bool)),
+    case("int-beyond-int64", lambda m: m.tensor([1, 2**63])),
+    case("int-beyond-int64-for-int32", lambda m: m.tensor([[2**64]], dtype=m.int32)),
+    case("int-beyond-int64-alone", lambda m: m.tensor(-2**63 - 1)),
+    case("strings-in-a-list", lambda m: m.tensor(["a", "b"])),
+    case("string-after-a-number", lambda m: m.tensor([1, "a"])),
+    case("randint-empty-range", lambda m: m.randint(5, 0, (3,))),
     case("numpy-of-a-leaf-that-requires-grad", lambda m: m.ones(2, requires_grad=True).numpy()),
     case("grad-of-unused", lambda m: m.autograd.grad((m.ones(2, requires_grad=True) * 2).sum(),
                                                     [m.ones(2, requires_grad=True)])),
@@ -573,3 +579,10 @@ def test_a_number_modulo_a_tensor_matches_torch(number, dtype):
     theirs = number % torch.tensor(values, dtype=getattr(torch, dtype))
     assert str(ours.dtype) == str(theirs.dtype)
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_ints_beyond_int64_make_a_float_tensor_as_in_torch():
+    for dtype in ("float64", "float32"):
+        ours = vg.tensor([[1, 2**70]], dtype=getattr(vg, dtype))
+        theirs = torch.tensor([[1, 2**70]], dtype=getattr(torch, dtype))
+        assert ours.numpy().tobytes() == theirs.numpy().tobytes()

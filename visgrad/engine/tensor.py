@@ -641,6 +641,14 @@ _PLAIN_NUMBERS = frozenset((bool, int, float))
 _FLOAT32 = dtypes.float32.np
 
 
+def _overflow(values, np_dtype) -> Exception:
+    """torch's error for Python ints an integer dtype cannot hold: one beyond int64 it cannot
+    even unpack."""
+    if any(isinstance(v, int) and not -(1 << 63) <= v < (1 << 63) for v in values):
+        return ValueError("Overflow when unpacking long long")
+    return RuntimeError(f"value cannot be converted to type {np_dtype.name} without overflow")
+
+
 def _row_fits(row, kinds: set, np_dtype) -> bool:
     """Whether every number of a row fits an integer dtype (ints: by their extremes)."""
     if float in kinds:
@@ -658,7 +666,10 @@ def _host_array(data, np_dtype):
     sizes = _check_nesting(data, np_dtype)
     if 0 in sizes:  # nothing to store: torch looks no further than the first elements
         return numpy.zeros(sizes, dtype=np_dtype)
-    arr = numpy.asarray(_unwrapped(data))
+    values = _unwrapped(data)
+    arr = numpy.asarray(values)
+    if arr.dtype == object and np_dtype.kind == "f":  # ints beyond int64, for a float dtype
+        arr = numpy.asarray(values, dtype=numpy.float64)
     if arr.dtype == object:
         raise TypeError(f"could not make a tensor from {type(data).__name__} data")
     return arr
@@ -712,8 +723,7 @@ def _hold(x, dim: int, sizes: list, np_dtype) -> None:
             raise TypeError(f"must be real number, not {type(x).__name__}")
         if integers and isinstance(x, (int, float)) and not _is_numpy_array(x) and \
                 not dtypes.number_fits(x, np_dtype):
-            raise RuntimeError(f"value cannot be converted to type {np_dtype.name} "
-                               "without overflow")
+            raise _overflow((x,), np_dtype)
         return
     if not _is_sequence(x):
         raise TypeError("not a sequence")
@@ -724,8 +734,7 @@ def _hold(x, dim: int, sizes: list, np_dtype) -> None:
         kinds = set(map(type, x))
         if kinds <= _PLAIN_NUMBERS:  # a row of plain numbers (the usual case), at C speed
             if integers and not _row_fits(x, kinds, np_dtype):
-                raise RuntimeError(f"value cannot be converted to type {np_dtype.name} "
-                                   "without overflow")
+                raise _overflow(x, np_dtype)
             return
     if not isinstance(x, (list, tuple)):  # an array: its shape must be what is left
         for k, (want, got) in enumerate(zip(sizes[dim:], x.shape)):
@@ -774,8 +783,19 @@ def _data_for_tensor(data, dtype, backend):
     if isinstance(data, backend.array_type) and backend.array_type is not _numpy_ndarray():
         dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.from_numpy(data.dtype)
         return data.astype(dt.np, copy=True)
+    _no_string_rows(data)
     dt = dtypes.as_dtype(dtype) if dtype is not None else _inferred_dtype(data)
     return backend.asarray(_host_array(data, dt.np).astype(dt.np, copy=True))
+
+
+def _no_string_rows(data) -> None:
+    """torch reads the sizes first, down the first element at each depth, and takes a string
+    met there for one more dimension (a string elsewhere is an invalid value)."""
+    seq = data
+    while isinstance(seq, (list, tuple)) and len(seq):
+        seq = seq[0]
+        if isinstance(seq, str):
+            raise ValueError("too many dimensions 'str'")
 
 
 def _factory_grad(out: Tensor) -> Tensor:
@@ -978,6 +998,9 @@ def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
         low, high = 0, low
     backend = get_backend(device or _default_device[0])
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
+                           f"to={high}")
     host = _rng().integers(low, high, size=_size_args((size,))).astype(dt.np)
     return Tensor._wrap(backend.asarray(host), backend)
 
