@@ -486,6 +486,10 @@ LINEAR_ERRORS = {
     "scalar": lambda lib: F(lib).linear(lib.tensor(1.0), lib.zeros(5, 1)),
     "bias": lambda lib: F(lib).linear(lib.zeros(3, 4), lib.zeros(5, 4), lib.zeros(3)),
     "dtype": lambda lib: F(lib).linear(lib.zeros(3, 4), lib.zeros(5, 4, dtype=lib.float64)),
+    "dtype_with_bias": lambda lib: F(lib).linear(lib.zeros(3, 4, dtype=lib.int64),
+                                                 lib.zeros(5, 4), lib.zeros(5)),
+    "dtype_3d_with_bias": lambda lib: F(lib).linear(lib.zeros(2, 3, 4, dtype=lib.float64),
+                                                    lib.zeros(5, 4), lib.zeros(5)),
 }
 
 

@@ -26,7 +26,7 @@ from visgrad.engine.ops.linalg import CPP_NAME
 from visgrad.engine.ops.softmax import log_softmax as _log_softmax
 from visgrad.engine.ops.softmax import softmax as _softmax
 from visgrad.engine.ops._common import broadcast_error, promote
-from visgrad.engine.tensor import Tensor, rand
+from visgrad.engine.tensor import _SCALAR_NAME, Tensor, rand
 
 __all__ = [
     "relu", "tanh", "sigmoid", "softmax", "log_softmax", "linear", "dropout", "mse_loss",
@@ -254,6 +254,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         out = input.matmul(weight.t())
         return out if bias is None else out + bias
     if input.dtype != weight.dtype:
+        if bias is not None:  # torch's addmm (any rank of input) words it its own way
+            raise RuntimeError("mat1 and mat2 must have the same dtype, but got "
+                               f"{_SCALAR_NAME[input.dtype.name]} and "
+                               f"{_SCALAR_NAME[weight.dtype.name]}")
         raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
                            f"{CPP_NAME.get(input.dtype.name, input.dtype.name)} != "
                            f"{CPP_NAME.get(weight.dtype.name, weight.dtype.name)}")
