@@ -155,19 +155,21 @@ class Node:
     # ---- hooks ---------------------------------------------------------------------------
     def register_hook(self, fn) -> RemovableHandle:
         """``fn(grad_inputs, grad_outputs)`` runs after this node; it may return new grad_inputs."""
-        if self._post_hooks is None:
-            self._post_hooks = {}
-        handle = RemovableHandle(self._post_hooks)
-        self._post_hooks[handle.id] = fn
-        self._watched = True
-        return handle
+        return self._hooked("_post_hooks", fn)
 
     def register_prehook(self, fn) -> RemovableHandle:
         """``fn(grad_outputs)`` runs before this node; it may return new grad_outputs."""
-        if self._pre_hooks is None:
-            self._pre_hooks = {}
-        handle = RemovableHandle(self._pre_hooks)
-        self._pre_hooks[handle.id] = fn
+        return self._hooked("_pre_hooks", fn)
+
+    def _hooked(self, kind: str, fn) -> RemovableHandle:
+        """``fn`` added to this node's hooks of ``kind`` (their dict, made on first use); a
+        node with hooks takes the iteration's long way (``_watched``)."""
+        hooks = getattr(self, kind)
+        if hooks is None:
+            hooks = {}
+            setattr(self, kind, hooks)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = fn
         self._watched = True
         return handle
 
@@ -181,12 +183,7 @@ class Node:
         return handle
 
     def _add_post_accumulate_hook(self, fn) -> RemovableHandle:
-        if self._post_accumulate_hooks is None:
-            self._post_accumulate_hooks = {}
-        handle = RemovableHandle(self._post_accumulate_hooks)
-        self._post_accumulate_hooks[handle.id] = fn
-        self._watched = True
-        return handle
+        return self._hooked("_post_accumulate_hooks", fn)
 
     def _retain(self, output_nr: int, tensor) -> None:
         if self._retained is None:
