@@ -262,13 +262,8 @@ class Tensor:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self._grad_fn is not None:
             return self._grad_fn._add_tensor_hook(self._output_nr, hook)
-        from visgrad.engine.autograd import gradient_edge  # noqa: PLC0415
-
-        acc, _ = gradient_edge(self)
-        if acc is None:  # NOTE [views made under no_grad]: no gradient reaches it
-            return _autograd.RemovableHandle({})
-        self.__dict__["_hooked_accumulator"] = acc  # NOTE [leaf accumulators]
-        return acc._add_tensor_hook(0, hook)
+        acc = self._hooked_accumulator_of_leaf()
+        return acc._add_tensor_hook(0, hook) if acc is not None else _autograd.RemovableHandle({})
 
     def register_post_accumulate_grad_hook(self, hook):
         """Run ``hook(tensor)`` on this leaf after its ``.grad`` took a backward pass's
@@ -278,13 +273,18 @@ class Tensor:
         if self._grad_fn is not None:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
                                "tensors")
-        from visgrad.engine.autograd import gradient_edge  # noqa: PLC0415
+        acc = self._hooked_accumulator_of_leaf()
+        return acc._add_post_accumulate_hook(hook) if acc is not None else \
+            _autograd.RemovableHandle({})
 
-        acc, _ = gradient_edge(self)
-        if acc is None:  # NOTE [views made under no_grad]: no gradient reaches it
-            return _autograd.RemovableHandle({})
-        self.__dict__["_hooked_accumulator"] = acc  # NOTE [leaf accumulators]
-        return acc._add_post_accumulate_hook(hook)
+    def _hooked_accumulator_of_leaf(self):
+        """This leaf's AccumulateGrad, where its hooks live, now kept alive by the leaf (NOTE
+        [leaf accumulators]); None for a view made under no_grad, which no gradient reaches
+        (NOTE [views made under no_grad])."""
+        acc = _autograd.gradient_edge(self)[0]
+        if acc is not None:
+            self.__dict__["_hooked_accumulator"] = acc
+        return acc
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Compute gradients of this tensor w.r.t. the graph leaves (see ``BackwardIteration``)."""
