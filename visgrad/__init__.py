@@ -20,7 +20,7 @@ from visgrad.engine.grad_mode import (  # noqa: F401
     enable_grad, is_grad_enabled, no_grad, set_grad_enabled,
 )
 from visgrad.engine.ops import (  # noqa: F401
-    abs, add, allclose, argmax, argmin, bmm, cat, clamp, clone, cos, div, dot, eq, equal, exp,
+    abs, add, all, allclose, any, argmax, argmin, bmm, cat, clamp, clone, cos, div, dot, eq, equal, exp,
     expand, flatten, ge, gt, isclose,
     isfinite, isinf, isnan, le, log, log_softmax, lt, masked_fill, matmul, max, maximum, mean,
     min, minimum, mm, mul,

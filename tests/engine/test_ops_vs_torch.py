@@ -343,3 +343,28 @@ def test_is_contiguous_and_contiguous_follow_the_strides_as_torch(name):
     assert made.is_contiguous() and theirs.contiguous().is_contiguous()
     assert (made is ours) == (theirs.contiguous() is theirs)
     assert made.view(-1).shape == tuple(theirs.contiguous().view(-1).shape)
+
+
+TRUTHS = {
+    "all": lambda m: m.tensor([[1, 0], [1, 1]]).all(),
+    "any": lambda m: m.tensor([[1, 0], [1, 1]]).any(),
+    "all-dim": lambda m: m.tensor([[1, 0], [1, 1]]).all(0),
+    "any-dim-keepdim": lambda m: m.tensor([[1, 0], [1, 1]]).any(1, keepdim=True),
+    "all-of-floats": lambda m: m.tensor([1.0, 0.0]).all(),
+    "all-of-nothing": lambda m: m.tensor([], dtype=m.bool).all(),
+    "all-of-uint8": lambda m: m.tensor([1, 2], dtype=m.uint8).all(),
+    "function-all": lambda m: m.all(m.tensor([1, 0])),
+    "function-any-dim": lambda m: m.any(m.tensor([[1, 0]]), dim=0),
+    "all-dims": lambda m: m.ones(2, 3).all(dim=(0, 1)),
+    "of-a-leaf": lambda m: m.ones(2, requires_grad=True).all(),
+    "contains-a-number": lambda m: 2.0 in m.tensor([[1.0, 2.0]]),
+    "contains-a-row": lambda m: m.tensor([1.0, 2.0]) in m.ones(2, 2),
+    "format-one-number": lambda m: f"{m.tensor(2.5):.2f}",
+    "format-no-spec": lambda m: f"{m.tensor([1.5, 2.0])}",
+}
+
+
+@pytest.mark.parametrize("name", TRUTHS)
+def test_all_any_contains_and_format_match_torch(name):
+    ours, theirs = TRUTHS[name](vg), TRUTHS[name](torch)
+    assert repr(ours).replace("visgrad.", "torch.") == repr(theirs)

@@ -377,7 +377,16 @@ class Tensor:
     def __format__(self, spec: str) -> str:
         if self._data.ndim == 0:
             return format(self.item(), spec)
-        return format(repr(self), spec)
+        if spec:  # a number's format for several numbers: torch refuses it
+            raise TypeError("unsupported format string passed to Tensor.__format__")
+        return repr(self)
+
+    def __contains__(self, element) -> bool:
+        """``element in t``: whether some element of t equals it, as in torch."""
+        if not isinstance(element, (Tensor, bool, int, float)):
+            raise RuntimeError("Tensor.__contains__ only supports Tensor or scalar, but you "
+                               f"passed in a {type(element)}.")
+        return bool((self == element).any().item())
 
     def __repr__(self) -> str:
         from visgrad.engine.printing import tensor_repr  # noqa: PLC0415

@@ -18,7 +18,9 @@ from visgrad.engine.ops.pointwise import (
     logical_and, logical_not_impl, logical_or, logical_xor, lt, maximum, minimum, mul, ne, neg,
     pow, reciprocal, relu, remainder, rsub, rtruediv, sigmoid, sign, sin, sqrt, sub, tanh, where,
 )
-from visgrad.engine.ops.reductions import argmax, argmin, max, mean, min, return_types, sum
+from visgrad.engine.ops.reductions import (
+    all, any, argmax, argmin, max, mean, min, return_types, sum,
+)
 from visgrad.engine.ops.shape import (
     T, cat, clone, expand, flatten, permute, reshape, squeeze, stack, t, transpose, unsqueeze,
     view,
@@ -27,7 +29,7 @@ from visgrad.engine.ops.softmax import log_softmax, softmax
 from visgrad.engine.tensor import Tensor
 
 __all__ = [
-    "abs", "add", "argmax", "argmin", "bmm", "cat", "clamp", "clone", "cos", "div", "dot", "eq",
+    "abs", "add", "all", "any", "argmax", "argmin", "bmm", "cat", "clamp", "clone", "cos", "div", "dot", "eq",
     "exp", "expand", "flatten", "ge", "gt", "le", "log", "log_softmax", "lt", "matmul", "max",
     "maximum", "mean", "min", "minimum", "mm", "mul", "mv", "ne", "neg", "permute", "pow",
     "reciprocal", "relu", "reshape", "return_types", "sigmoid", "sign", "sin", "softmax", "sqrt",
@@ -159,7 +161,7 @@ def _install() -> None:
     # methods
     for name in ("add", "sub", "mul", "div", "pow", "exp", "log", "sqrt", "sin", "cos", "tanh",
                  "sigmoid", "relu", "abs", "sign", "clamp", "maximum", "minimum", "sum", "mean",
-                 "max", "min", "argmax", "argmin", "matmul", "mm", "bmm", "mv", "dot", "t",
+                 "max", "min", "all", "any", "argmax", "argmin", "matmul", "mm", "bmm", "mv", "dot", "t",
                  "transpose", "unsqueeze", "squeeze", "flatten", "clone", "softmax", "log_softmax",
                  "neg", "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select",
                  "isnan", "isfinite", "isinf", "masked_fill", "isclose", "allclose", "equal"):

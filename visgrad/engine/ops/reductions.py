@@ -245,6 +245,26 @@ def _arg_extreme(x, dim, keepdim: bool, name: str):
     return wrap(idx.astype(dtypes.int64.np), x._backend)
 
 
+def all(x, dim=None, keepdim=False):  # noqa: A001 - torch's name
+    """Whether every element (along ``dim``) is nonzero: bool, or uint8 for uint8 (torch
+    keeps that legacy dtype); no gradient."""
+    return _truth(x, dim, keepdim, "all")
+
+
+def any(x, dim=None, keepdim=False):  # noqa: A001 - torch's name
+    """Whether some element (along ``dim``) is nonzero; see ``all``."""
+    return _truth(x, dim, keepdim, "any")
+
+
+def _truth(x, dim, keepdim: bool, name: str):
+    d = x._data
+    dims = None if dim is None else dims_arg(dim, d.ndim) if d.ndim else _check_0d(dim)
+    out = getattr(x._backend.xp, name)(d, axis=dims, keepdims=keepdim)
+    if d.dtype.kind == "u" and d.dtype.itemsize == 1:
+        out = out.astype(d.dtype)
+    return wrap(out, x._backend)
+
+
 def argmax(x, dim=None, keepdim=False):
     return _arg_extreme(x, dim, keepdim, "argmax")
 
