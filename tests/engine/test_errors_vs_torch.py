@@ -390,6 +390,7 @@ AUTOGRAD = [
     case("all-of-a-dim-out-of-range", lambda m: m.ones(2).all(2)),
     case("contains-a-string", lambda m: "a" in m.ones(2)),
     case("format-several-numbers", lambda m: f"{m.ones(2):.2f}"),
+    case("type-of-an-unknown-name", lambda m: m.ones(2).type("DoubleTensor")),
     case("numpy-of-a-leaf-that-requires-grad", lambda m: m.ones(2, requires_grad=True).numpy()),
     case("grad-of-unused", lambda m: m.autograd.grad((m.ones(2, requires_grad=True) * 2).sum(),
                                                     [m.ones(2, requires_grad=True)])),

@@ -368,3 +368,15 @@ TRUTHS = {
 def test_all_any_contains_and_format_match_torch(name):
     ours, theirs = TRUTHS[name](vg), TRUTHS[name](torch)
     assert repr(ours).replace("visgrad.", "torch.") == repr(theirs)
+
+
+@pytest.mark.parametrize("target", ["torch.DoubleTensor", "torch.FloatTensor", "torch.LongTensor",
+                                    "float64", "float32"])
+def test_type_converts_as_torch(target):
+    """``x.type(t)``: the same tensor when t is its type, else a copy in t (ToCopyBackward0)."""
+    facts = []
+    for lib in (torch, vg):
+        x = lib.ones(2, requires_grad=True)
+        out = x.type(getattr(lib, target) if not target.startswith("torch.") else target)
+        facts.append((str(out.dtype), out is x, type(out.grad_fn).__name__, x.type()))
+    assert facts[0] == facts[1]

@@ -135,8 +135,18 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f"
 
-    def type(self) -> str:
-        return legacy_type_name(self)
+    def type(self, dtype=None, non_blocking: bool = False):
+        """``x.type()``: the legacy type name (``torch.FloatTensor``); ``x.type(t)``: x in
+        dtype ``t`` (a dtype or such a name), x itself if it is already."""
+        if dtype is None:
+            return legacy_type_name(self)
+        if isinstance(dtype, str):
+            names = {"torch." + legacy: name for name, legacy in _LEGACY.items()}
+            if dtype not in names:
+                raise ValueError(f"invalid type: '{dtype}'")
+            dtype = names[dtype]
+        target = dtypes.as_dtype(dtype)
+        return self if target == self.dtype else self.to(target)
 
     def data_ptr(self) -> int:
         return id(self._data)
