@@ -2,6 +2,7 @@
 catch a custom Function whose backward is wrong, as torch's do."""
 
 import importlib
+import warnings
 
 import numpy as np
 import pytest
@@ -254,3 +255,33 @@ def test_second_derivatives_match_torch(fn, shapes, positive):
         results.append([h.detach().numpy() for h in lib.autograd.grad(inner, xs)])
     for theirs, ours in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def _report_of_a_wrong_backward(lib, dtype):
+    class Tripled(lib.autograd.Function):  # d(t**2)/dt is 2t, not 3t
+        @staticmethod
+        def forward(ctx, t):
+            ctx.save_for_backward(t)
+            return t ** 2
+
+        @staticmethod
+        def backward(ctx, g):
+            (t,) = ctx.saved_tensors
+            return g * 3 * t
+
+    x = lib.tensor([1.0, 2.0], dtype=getattr(lib, dtype), requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(Exception) as info:  # noqa: PT011 - the type is compared below
+            lib.autograd.gradcheck(Tripled.apply, (x,))
+    return (type(info.value).__name__, str(info.value),
+            [str(w.message) for w in caught if "double precision" in str(w.message)])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_wrong_backward_is_reported_as_torch_reports_it(dtype):
+    """The report prints both Jacobians (a row per input element, a column per output
+    element, in the input's dtype), and a float32 input is warned about, as torch does."""
+    ours, theirs = _report_of_a_wrong_backward(vg, dtype), _report_of_a_wrong_backward(torch, dtype)
+    assert ours == theirs
+    assert "analytical:tensor([[3., 0.]" in ours[1]

@@ -7,6 +7,8 @@ differences in float64.
 
 from __future__ import annotations
 
+import warnings
+
 from visgrad.engine import grad_mode
 from visgrad.engine.tensor import Tensor
 
@@ -73,6 +75,12 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     if not diff_inputs:
         raise ValueError("gradcheck expects at least one input tensor to require gradient, but "
                          "none of the them have requires_grad=True.")
+    for i, t in enumerate(inputs):
+        if isinstance(t, Tensor) and t._requires_grad and t.dtype.name != "float64":
+            warnings.warn(f"Input #{i} requires gradient and is not a double precision floating "
+                          "point or complex. This check will likely fail if all the inputs are "
+                          "not of double precision floating point or complex. ", UserWarning,
+                          stacklevel=2)
     outputs = _differentiable_outputs(func, inputs)
     for oi in range(len(outputs)):
         analytical = _analytical_jacobian(outputs, inputs, oi, diff_inputs)
@@ -89,9 +97,31 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
                             return False
                         raise GradcheckError(
                             f"Jacobian mismatch for output {oi} with respect to input {ii},\n"
-                            f"numerical:{n}\nanalytical:{a}\n(at output element {j}, input "
-                            f"element {k})")
+                            f"numerical:{_jacobian(numerical, x)!r}\n"
+                            f"analytical:{_jacobian(_columns(analytical, ii, x), x)!r}\n")
     return True
+
+
+def _columns(analytical, ii: int, x: Tensor) -> list:
+    """The analytical Jacobian of one input as ``_numerical_jacobian`` lays it out: for each
+    element of the input, the derivatives of every output element."""
+    import numpy  # noqa: PLC0415 - host-side bookkeeping of a check's report
+
+    size = x._data.size
+    return [numpy.array([0.0 if row[ii] is None else float(row[ii][k]) for row in analytical])
+            for k in range(size)]
+
+
+def _jacobian(columns: list, x: Tensor) -> Tensor:
+    """A Jacobian as torch's gradcheck prints it: a row per input element, a column per output
+    element, in the input's dtype."""
+    import numpy  # noqa: PLC0415 - host-side bookkeeping of a check's report
+
+    from visgrad.engine.tensor import tensor  # noqa: PLC0415
+
+    rows = numpy.stack([numpy.asarray(c, dtype=numpy.float64) for c in columns]) if columns \
+        else numpy.zeros((0, 0))
+    return tensor(rows.tolist(), dtype=x.dtype)
 
 
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
