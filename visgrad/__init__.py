@@ -17,7 +17,8 @@ from visgrad.engine.dtypes import (  # noqa: F401
 from visgrad.engine.dtypes import float16 as half, float32 as float, float64 as double  # noqa: F401
 from visgrad.engine.dtypes import int32 as int, int64 as long  # noqa: F401
 from visgrad.engine.grad_mode import (  # noqa: F401
-    enable_grad, is_grad_enabled, no_grad, set_grad_enabled,
+    enable_grad, is_anomaly_check_nan_enabled, is_anomaly_enabled, is_grad_enabled, no_grad,
+    set_grad_enabled,
 )
 from visgrad.engine.ops import (  # noqa: F401
     abs, add, all, allclose, any, argmax, argmin, bmm, cat, clamp, clone, cos, div, dot, eq, equal, exp,

@@ -7,6 +7,7 @@ from visgrad.engine.autograd_api import backward, grad  # noqa: F401
 from visgrad.engine.function import Function, FunctionCtx, once_differentiable  # noqa: F401
 from visgrad.engine.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 from visgrad.engine.grad_mode import (  # noqa: F401
-    detect_anomaly, enable_grad, is_anomaly_enabled, no_grad, set_detect_anomaly,
+    detect_anomaly, enable_grad, is_anomaly_check_nan_enabled, is_anomaly_enabled, no_grad,
+    set_detect_anomaly,
     set_grad_enabled,
 )

@@ -5,6 +5,7 @@ share their API: what torch prints, computes or raises is the expected result.
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -623,3 +624,32 @@ def test_a_post_accumulate_hook_shows_in_the_step_that_fired_it():
     steps = list(vg.autograd.BackwardIteration([(x * 3).sum()]))
     (fired,) = [h for s in steps for h in s.hooks if h.kind == "post_accumulate"]
     assert fired.target is x and fired.before.tolist() == [3.0, 3.0]
+
+
+def _anomaly_program(lib):
+    facts = []
+    for kwargs in ({}, {"check_nan": False}):
+        x = lib.tensor([0.0, 1.0], requires_grad=True)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch's note that anomaly mode is slow
+                with lib.autograd.detect_anomaly(**kwargs):
+                    facts.append((lib.is_anomaly_enabled(), lib.is_anomaly_check_nan_enabled()))
+                    (x / x).sum().backward()
+            facts.append([str(v) for v in x.grad.tolist()])
+        except RuntimeError as exc:
+            facts.append(str(exc).split("\n")[0])
+        facts.append((lib.is_anomaly_enabled(), lib.is_anomaly_check_nan_enabled()))
+    lib.autograd.set_detect_anomaly(True, check_nan=False)
+    x = lib.tensor([0.0, 1.0], requires_grad=True)
+    (x / x).sum().backward()
+    facts.append([str(v) for v in x.grad.tolist()])
+    lib.autograd.set_detect_anomaly(False)
+    facts.append((lib.is_anomaly_enabled(), lib.is_anomaly_check_nan_enabled()))
+    return facts
+
+
+def test_anomaly_mode_can_keep_its_traces_and_let_nans_through_as_in_torch():
+    """detect_anomaly(check_nan=False) and set_detect_anomaly(mode, check_nan): the nan of
+    0/0's gradient fails only while nans are checked."""
+    assert _anomaly_program(vg) == _anomaly_program(torch)

@@ -1340,8 +1340,8 @@ class BackwardIteration:
                 from visgrad.engine.dtypes import from_numpy  # noqa: PLC0415
 
                 g = g.to(from_numpy(dtype))
-            if anomaly and not g._backend.xp.isfinite(g._data).all() and \
-                    g._backend.xp.isnan(g._data).any():
+            if anomaly and grad_mode._state.anomaly_check_nan and \
+                    not g._backend.xp.isfinite(g._data).all() and g._backend.xp.isnan(g._data).any():
                 trace = node._anomaly_trace
                 where = f"\nTraceback of forward call that caused the error:\n{trace}" if trace else ""
                 raise RuntimeError(

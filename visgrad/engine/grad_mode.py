@@ -13,6 +13,7 @@ class _State(threading.local):
     # class attributes are the defaults each new thread sees (and make lookups fast)
     grad = True
     anomaly = False
+    anomaly_check_nan = True  # whether anomaly mode refuses a nan gradient
     quiet = False  # numpy floating-point warnings already silenced by the caller
     numpy_quiet = None  # this thread's backend.quiet_context(), made on its first op
 
@@ -90,36 +91,44 @@ def is_anomaly_enabled() -> bool:
     return _state.anomaly
 
 
-class set_detect_anomaly:  # noqa: N801
-    """Turn anomaly detection on or off, at once and in ``with`` blocks."""
+def is_anomaly_check_nan_enabled() -> bool:
+    return _state.anomaly_check_nan
 
-    def __init__(self, mode: bool):
-        self._prev = is_anomaly_enabled()
-        _state.anomaly = bool(mode)
+
+class set_detect_anomaly:  # noqa: N801
+    """Turn anomaly detection on or off, at once and in ``with`` blocks; ``check_nan=False``
+    keeps the forward stacks but lets nan gradients through."""
+
+    def __init__(self, mode: bool, check_nan: bool = True):
+        self._prev = is_anomaly_enabled(), is_anomaly_check_nan_enabled()
+        _state.anomaly, _state.anomaly_check_nan = bool(mode), bool(check_nan)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
-        _state.anomaly = self._prev
+        _state.anomaly, _state.anomaly_check_nan = self._prev
 
 
 class detect_anomaly:  # noqa: N801
-    """While active, the forward stack of each node is kept and a NaN in backward raises,
-    naming the node and the forward call that created it."""
+    """While active, the forward stack of each node is kept and a NaN in backward raises
+    (unless ``check_nan=False``), naming the node and the forward call that created it."""
+
+    def __init__(self, check_nan: bool = True):
+        self.check_nan = bool(check_nan)
 
     def __enter__(self):
-        self._prev = is_anomaly_enabled()
-        _state.anomaly = True
+        self._prev = is_anomaly_enabled(), is_anomaly_check_nan_enabled()
+        _state.anomaly, _state.anomaly_check_nan = True, self.check_nan
         return self
 
     def __exit__(self, *exc) -> None:
-        _state.anomaly = self._prev
+        _state.anomaly, _state.anomaly_check_nan = self._prev
 
     def __call__(self, func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with detect_anomaly():
+            with detect_anomaly(self.check_nan):
                 return func(*args, **kwargs)
 
         return wrapper
