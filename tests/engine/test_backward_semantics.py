@@ -653,3 +653,13 @@ def test_anomaly_mode_can_keep_its_traces_and_let_nans_through_as_in_torch():
     """detect_anomaly(check_nan=False) and set_detect_anomaly(mode, check_nan): the nan of
     0/0's gradient fails only while nans are checked."""
     assert _anomaly_program(vg) == _anomaly_program(torch)
+
+
+def test_calling_a_node_by_hand_returns_what_torch_returns():
+    """grad_fn(g): one input's gradient as a tensor, a node of two inputs a tuple."""
+    kinds = []
+    for lib in (torch, vg):
+        x, w = lib.ones(2, requires_grad=True), lib.ones(2, requires_grad=True)
+        results = [(x * w), x.exp(), x * 2, x.sum(), x.reshape(2, 1), x[None] @ w[:, None]]
+        kinds.append([type(r.grad_fn(lib.ones_like(r))).__name__ for r in results])
+    assert kinds[0] == kinds[1] == ["tuple", "Tensor", "tuple", "Tensor", "Tensor", "tuple"]
