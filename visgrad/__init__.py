@@ -21,8 +21,8 @@ from visgrad.engine.grad_mode import (  # noqa: F401
     set_grad_enabled,
 )
 from visgrad.engine.ops import (  # noqa: F401
-    abs, add, all, allclose, any, argmax, argmin, bmm, cat, clamp, clone, cos, div, dot, eq, equal, exp,
-    expand, flatten, ge, gt, isclose,
+    abs, add, all, allclose, any, argmax, argmin, bmm, cat, clamp, clone, cos, div, dot, eq,
+    equal, exp, expand, flatten, ge, gt, isclose,
     isfinite, isinf, isnan, le, log, log_softmax, lt, masked_fill, matmul, max, maximum, mean,
     min, minimum, mm, mul,
     mv, narrow, ne, neg, permute, pow, reciprocal, relu, reshape, return_types, select, sigmoid,

@@ -356,7 +356,8 @@ AUTOGRAD = [
     case("no-grad-view-is_leaf-after-it-changed", lambda m: _changed_no_grad_view(m).is_leaf),
     case("backward-with-a-list-of-numbers",
          lambda m: (m.ones(2, requires_grad=True) * 2).backward([1.0, 1.0])),
-    case("backward-with-a-number", lambda m: (m.ones(2, requires_grad=True) * 2).sum().backward(1.0)),
+    case("backward-with-a-number",
+         lambda m: (m.ones(2, requires_grad=True) * 2).sum().backward(1.0)),
     case("backward-with-an-array",
          lambda m: (m.ones(2, requires_grad=True) * 2).backward(np.ones(2, np.float32))),
     case("functional-backward-with-numbers", lambda m: m.autograd.backward(

@@ -1345,8 +1345,9 @@ class BackwardIteration:
                 from visgrad.engine.dtypes import from_numpy  # noqa: PLC0415
 
                 g = g.to(from_numpy(dtype))
+            xp = g._backend.xp
             if anomaly and grad_mode._state.anomaly_check_nan and \
-                    not g._backend.xp.isfinite(g._data).all() and g._backend.xp.isnan(g._data).any():
+                    not xp.isfinite(g._data).all() and xp.isnan(g._data).any():
                 trace = node._anomaly_trace
                 where = f"\nTraceback of forward call that caused the error:\n{trace}" if trace else ""
                 raise RuntimeError(

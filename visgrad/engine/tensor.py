@@ -38,6 +38,7 @@ class Size(tuple):
 _LEGACY = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
            "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
            "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+_BY_LEGACY_NAME = {"torch." + legacy: name for name, legacy in _LEGACY.items()}
 _SCALAR_NAME = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
@@ -141,10 +142,9 @@ class Tensor:
         if dtype is None:
             return legacy_type_name(self)
         if isinstance(dtype, str):
-            names = {"torch." + legacy: name for name, legacy in _LEGACY.items()}
-            if dtype not in names:
+            if dtype not in _BY_LEGACY_NAME:
                 raise ValueError(f"invalid type: '{dtype}'")
-            dtype = names[dtype]
+            dtype = _BY_LEGACY_NAME[dtype]
         target = dtypes.as_dtype(dtype)
         return self if target == self.dtype else self.to(target)
 

@@ -29,13 +29,13 @@ from visgrad.engine.ops.softmax import log_softmax, softmax
 from visgrad.engine.tensor import Tensor
 
 __all__ = [
-    "abs", "add", "all", "any", "argmax", "argmin", "bmm", "cat", "clamp", "clone", "cos", "div", "dot", "eq",
+    "abs", "add", "argmax", "argmin", "bmm", "cat", "clamp", "clone", "cos", "div", "dot", "eq",
     "exp", "expand", "flatten", "ge", "gt", "le", "log", "log_softmax", "lt", "matmul", "max",
     "maximum", "mean", "min", "minimum", "mm", "mul", "mv", "ne", "neg", "permute", "pow",
     "reciprocal", "relu", "reshape", "return_types", "sigmoid", "sign", "sin", "softmax", "sqrt",
     "squeeze", "stack", "sub", "sum", "t", "tanh", "transpose", "unsqueeze", "view", "where",
     "narrow", "select", "isnan", "isfinite", "isinf", "masked_fill", "remainder", "floor_divide",
-    "isclose", "allclose", "equal",
+    "isclose", "allclose", "equal", "all", "any",
 ]
 _ = (conversion, indexing, inplace, linalg, pointwise, reductions, shape, _softmax, operand)
 
@@ -161,10 +161,11 @@ def _install() -> None:
     # methods
     for name in ("add", "sub", "mul", "div", "pow", "exp", "log", "sqrt", "sin", "cos", "tanh",
                  "sigmoid", "relu", "abs", "sign", "clamp", "maximum", "minimum", "sum", "mean",
-                 "max", "min", "all", "any", "argmax", "argmin", "matmul", "mm", "bmm", "mv", "dot", "t",
+                 "max", "min", "argmax", "argmin", "matmul", "mm", "bmm", "mv", "dot", "t",
                  "transpose", "unsqueeze", "squeeze", "flatten", "clone", "softmax", "log_softmax",
                  "neg", "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select",
-                 "isnan", "isfinite", "isinf", "masked_fill", "isclose", "allclose", "equal"):
+                 "isnan", "isfinite", "isinf", "masked_fill", "isclose", "allclose", "equal", "all",
+                 "any"):
         setattr(T_, name, globals()[name])
     T_.reshape = _method_dims(reshape)
     T_.view = _method_dims(view)

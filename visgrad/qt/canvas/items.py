@@ -145,8 +145,8 @@ def _place(ops: list, font: QFont, color: QColor, text: str, rect: QRectF,
         x = rect.left()
     static = QStaticText(text)
     static.setTextFormat(Qt.TextFormat.PlainText)  # a label like "<b>" is text, not markup
-    ops.append((_TEXT, font, color, QPointF(x, rect.top() + (rect.height() - metrics.height()) / 2),
-                static))
+    y = rect.top() + (rect.height() - metrics.height()) / 2
+    ops.append((_TEXT, font, color, QPointF(x, y), static))
 
 
 _SHADOWS: dict[float, QPainterPath] = {}
@@ -572,7 +572,8 @@ class NodeItem(QGraphicsItem):
     def _layout_ports(self, ops: list, colors: theme.Theme) -> None:
         port_font, muted = fonts()["port"], colors.color("node_muted")
         for index, name in enumerate(self.inputs):
-            _place(ops, port_font, muted, name, QRectF(11, HEADER + ROW * index, NODE_WIDTH / 2, ROW),
+            _place(ops, port_font, muted, name,
+                   QRectF(11, HEADER + ROW * index, NODE_WIDTH / 2, ROW),
                    Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft)
         if list(self.outputs) != ["out"]:
             for index, name in enumerate(self.outputs):
