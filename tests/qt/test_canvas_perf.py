@@ -344,6 +344,28 @@ def test_a_backward_step_refreshes_only_the_cards_and_edges_it_concerns(canvas, 
     assert scene.node_item(doc.node("w1").id).texts["grad"] == "28.0  (was None)"
 
 
+def test_a_backward_step_repaints_the_view_once(canvas, qapp):
+    # a step changes cards and edges; Qt paints them in one go only if they reach it in the
+    # right order (NOTE [one repaint a step])
+    scene, view = canvas(layered_graph(layers=4, width=4))
+    show_at(view, 1.0)
+    scene.animate = False
+    session = scene.session
+    session.run_forward()
+    session.start_backward()
+    qapp.processEvents()
+    paints = Paints(view.viewport())
+    counts = []
+    while session.state == "backward_in_progress":
+        paints.regions.clear()
+        session.step_backward()
+        qapp.processEvents()
+        qapp.processEvents()
+        counts.append(len(paints.regions))
+    assert len(counts) > 10
+    assert max(counts) == 1, counts
+
+
 def test_an_edit_refreshes_only_the_cards_whose_messages_or_shapes_changed(canvas, qapp,
                                                                           monkeypatch):
     doc = GraphDocument()

@@ -507,15 +507,6 @@ class GraphScene(QGraphicsScene):
     def _on_backward_step(self, event: Any) -> None:
         step = event.step
         touched: list[str | None] = [step.node_id]
-        for entry in step.grads_out:
-            if entry.edge is not None and entry.gradient is not None:
-                self._edge_grads[entry.edge] = f"∇ {short_value(entry.gradient)}"
-                self._refresh_edge_label(entry.edge)
-                self._flows[entry.edge] = time.monotonic()
-        if not self.animate:
-            self._flows.clear()
-        elif self._flows and not self._flow_timer.isActive():
-            self._flow_timer.start()
         user_hooks = [hook for hook in step.hooks if hook.node_id and hook.hook is not None]
         for hook in user_hooks:  # retain_grad and engine hooks go to the log, not the card
             if hook.kind == "print":
@@ -540,6 +531,19 @@ class GraphScene(QGraphicsScene):
             if hook.node_id != step.node_id:
                 self._highlight[hook.node_id] = "hook"
         self._refresh_nodes(touched)
+        # NOTE [one repaint a step]: the cards first, then the edges. A card's update() asks
+        # Qt to process dirty items later; an edge's scene.update() asks it to tell the views
+        # later. Qt paints once when the items come first (it leaves the painting to the
+        # views' turn), but twice the other way round: each turn paints what it has.
+        for entry in step.grads_out:
+            if entry.edge is not None and entry.gradient is not None:
+                self._edge_grads[entry.edge] = f"∇ {short_value(entry.gradient)}"
+                self._refresh_edge_label(entry.edge)
+                self._flows[entry.edge] = time.monotonic()
+        if not self.animate:
+            self._flows.clear()
+        elif self._flows and not self._flow_timer.isActive():
+            self._flow_timer.start()
 
     @guarded
     def _on_error(self, event: Any) -> None:
