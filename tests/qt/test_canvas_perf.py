@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import gc
 import random
+import time
 from itertools import combinations
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QImage, QUndoStack
 from PySide6.QtWidgets import QLabel
 
 from visgrad.document import GraphDocument, Session, examples, layout, validation
@@ -30,6 +33,7 @@ from visgrad.document.operations import (
 )
 from visgrad.qt import theme
 from visgrad.qt.canvas import items
+from visgrad.qt.canvas import scene as canvas_scene
 from visgrad.qt.canvas.items import SIMPLE_BELOW, NodeItem
 from visgrad.qt.canvas.overview import LABELS_FROM, LINES_BELOW
 from visgrad.qt.canvas.scene import GraphScene
@@ -364,6 +368,51 @@ def test_a_backward_step_repaints_the_view_once(canvas, qapp):
         counts.append(len(paints.regions))
     assert len(counts) > 10
     assert max(counts) == 1, counts
+
+
+def differing_pixels(first: QImage, second: QImage) -> int:
+    """Pixels whose colours differ by more than two levels in a channel (an antialiased
+    line drawn in a clipped repaint may round one level away from the same line drawn
+    whole)."""
+    assert first.size() == second.size()
+    arrays = []
+    for image in (first, second):
+        image = image.convertToFormat(QImage.Format.Format_RGB32)
+        raw = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
+        arrays.append(raw.reshape(image.height(), image.bytesPerLine())[
+            :, :4 * image.width()].astype(np.int16))
+    return int((np.abs(arrays[0] - arrays[1]) > 2).reshape(
+        first.height(), first.width(), 4).any(axis=2).sum())
+
+
+@pytest.mark.parametrize("zoom", [1.0, 0.7, 1.7])
+def test_what_a_backward_step_repaints_matches_a_full_repaint(canvas, qapp, zoom,
+                                                             monkeypatch):
+    # a step repaints only the parts it changed: pieces along each long edge (NOTE [exposed
+    # parts]); the window's pixels must then be what a repaint of everything gives
+    clock = [0.0]  # the animation's clock moves only between the frames compared
+    monkeypatch.setattr(canvas_scene, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    scene, view = canvas(layered_graph(layers=6, width=5))
+    show_at(view, zoom)
+    assert any(len(link.pieces()) > 1 for link in scene.overview.links.values())
+    session = scene.session
+    session.run_forward()
+    session.start_backward()
+    qapp.processEvents()
+    viewport = view.viewport().geometry()
+    steps = 0
+    while session.state == "backward_in_progress":
+        session.step_backward()
+        for _ in range(2):  # the step, then a frame of its gradients' animation
+            qapp.processEvents()
+            qapp.processEvents()
+            shown = view.screen().grabWindow(view.winId()).toImage().copy(viewport)
+            assert differing_pixels(shown, view.grab().toImage().copy(viewport)) == 0, \
+                (zoom, steps)
+            clock[0] += 0.3
+            time.sleep(0.04)  # the animation's timer is due
+        steps += 1
+    assert steps > 20
 
 
 def test_an_edit_refreshes_only_the_cards_whose_messages_or_shapes_changed(canvas, qapp,

@@ -35,6 +35,7 @@ LINES_BELOW = 0.15   # edges drawn as straight lines (cheaper) under this zoom
 LABELS_FROM = 0.2    # card labels drawn from this zoom on (below they are a few pixels)
 SMALL_AREA_LINKS = 150  # an area crossed by fewer edges draws them one by one
 MERGE_FROM = 12  # a frame over this many tiles draws them merged
+PIECES, PIECE_LENGTH = 8, 160.0  # a changed edge repaints up to 8 pieces of 160 units or so
 # NOTE [snapshot]: zoomed far out, a frame of the whole graph is still thousands of lines
 # and rectangles for Qt to rasterize (30 ms for 10,000 nodes); so the overview keeps it as an
 # image, drawn a little finer than the zoom it was made for, and scales it while a wheel zoom
@@ -131,6 +132,45 @@ class Link:
         left, top, right, bottom = self.extent()
         return QRectF(left, top, right - left, bottom - top)
 
+    def pieces(self) -> list[QRectF]:
+        """Rectangles that hold the curve and its stroke between them, much less than its
+        box when the curve is long (what a change of its drawing repaints; NOTE [exposed
+        parts] in the scene)."""
+        left, top, right, bottom = self.extent()
+        count = min(PIECES, math.ceil(max(right - left, bottom - top) / PIECE_LENGTH))
+        if count <= 1:
+            return [QRectF(left, top, right - left, bottom - top)]
+        reach = card.curve_reach(self.x1, self.x2)
+        # the control points of the rest of the curve; each piece is cut off its front
+        # (de Casteljau) and lies within the hull of its own control points
+        rest = [(self.x1, self.y1), (self.x1 + reach, self.y1), (self.x2 - reach, self.y2),
+                (self.x2, self.y2)]
+        pieces = []
+        for index in range(count):
+            if index == count - 1:
+                front = rest
+            else:
+                t = 1.0 / (count - index)
+                (ax, ay), (bx, by), (cx, cy), (dx, dy) = rest
+                abx, aby = ax + (bx - ax) * t, ay + (by - ay) * t
+                bcx, bcy = bx + (cx - bx) * t, by + (cy - by) * t
+                cdx, cdy = cx + (dx - cx) * t, cy + (dy - cy) * t
+                abcx, abcy = abx + (bcx - abx) * t, aby + (bcy - aby) * t
+                bcdx, bcdy = bcx + (cdx - bcx) * t, bcy + (cdy - bcy) * t
+                mx, my = abcx + (bcdx - abcx) * t, abcy + (bcdy - abcy) * t
+                front = [(ax, ay), (abx, aby), (abcx, abcy), (mx, my)]
+                rest = [(mx, my), (bcdx, bcdy), (cdx, cdy), (dx, dy)]
+            xs, ys = [x for x, _ in front], [y for _, y in front]
+            pieces.append(QRectF(min(xs) - 8, min(ys) - 8, max(xs) - min(xs) + 16,
+                                 max(ys) - min(ys) + 16))
+        return pieces
+
+    def meets(self, parts: list[QRectF]) -> bool:
+        """Whether the curve's rectangle meets one of ``parts``."""
+        left, top, right, bottom = self.extent()
+        return any(part.left() <= right and part.right() >= left and part.top() <= bottom
+                   and part.bottom() >= top for part in parts)
+
     def middle(self) -> QPointF:
         # the S-curve is symmetric about the middle of its ends: that is where the label sits
         return QPointF((self.x1 + self.x2) / 2, (self.y1 + self.y2) / 2)
@@ -186,10 +226,10 @@ class Merged:
 
 
 class Overview:
-    """The tiles of one scene. ``changed(rect)`` is called with every scene area whose drawing
-    changes, so the views can repaint it (a null rect: everything)."""
+    """The tiles of one scene. ``changed(rect, ...)`` is called with the scene areas whose
+    drawing a change alters, so the views can repaint them (a null rect: everything)."""
 
-    def __init__(self, changed: Callable[[QRectF], None]) -> None:
+    def __init__(self, changed: Callable[..., None]) -> None:
         self.changed = changed
         self._quiet: set[TileKey] | None = None  # tiles changed while quiet
         self.cards: dict[str, Card] = {}
@@ -389,10 +429,10 @@ class Overview:
             return
         if drawing and source is not None:
             self._tile(source.tile).invalidate(geometry, cards=False)
-        box = found.box()
+        areas = found.pieces()
         if found.text():  # the label can be wider than the curve
-            box = box.united(found.label_rect().adjusted(-2, -2, 2, 2))
-        self.changed(box)
+            areas.append(found.label_rect().adjusted(-2, -2, 2, 2))
+        self.changed(*areas)
 
     # queries ---------------------------------------------------------------------------------
     def bounds(self) -> QRectF:
@@ -610,23 +650,34 @@ class Overview:
             self._merged_drawing = merged
         return merged
 
-    def paint_labels(self, painter: QPainter, exposed: QRectF) -> None:
-        """The pills on edges (their shape, or the gradient they carried) inside ``exposed``."""
+    def paint_labels(self, painter: QPainter, exposed: QRectF,
+                     parts: list[QRectF] | None = None) -> None:
+        """The pills on edges (their shape, or the gradient they carried) inside ``exposed``
+        (and inside one of ``parts``, when given)."""
         colors = theme.current()
         font = card.fonts()["label"]
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setFont(font)
+        shown = []
         for key in list(self.tiles_in(exposed)):
+            if parts and not any(self.tile_bounds(key).intersects(part) for part in parts):
+                continue
             for link in self.tiles[key].links:
                 text = link.text()
                 if not text:
                     continue
                 rect = link.label_rect()
-                if not rect.intersects(exposed):
+                if not rect.intersects(exposed) or (
+                        parts and not any(rect.intersects(part) for part in parts)):
                     continue
-                self.labels_drawn += 1
-                card.paint_label(painter, colors, rect, text, bool(link.grad_text))
+                shown.append((bool(link.grad_text), rect.top(), rect.left(), text, rect))
+        # labels that overlap always stack the same way (sets of links have no order): a
+        # gradient's above a shape's, then the lower above the higher
+        shown.sort(key=lambda label: label[:3])
+        for gradient, _, _, text, rect in shown:
+            card.paint_label(painter, colors, rect, text, gradient)
+        self.labels_drawn += len(shown)
         painter.restore()
 
     def _build(self, key: TileKey) -> None:

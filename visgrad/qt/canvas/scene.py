@@ -61,6 +61,7 @@ from visgrad.qt.undo import DocumentEditor
 NODES_MIME = "application/x-visgrad-nodes"
 FLOW_SECONDS = 0.8
 GRID = 24.0
+GRID_BLOCK = 16  # the grid's dots are drawn in blocks of this many by this many
 BASE_RECT = QRectF(-5000, -5000, 10000, 10000)  # room to pan around a small graph
 BATCHED_UPDATES = 64  # more changed areas than this in one go: repaint the whole view
 PIXMAP_CACHE_KB = 64 * 1024  # cards are cached as pixmaps; Qt's default 10 MB is small
@@ -96,7 +97,8 @@ class GraphScene(QGraphicsScene):
         self._selected_nodes: dict[str, None] = {}  # ids of the selected cards, in order
         self._updates = 0               # changed areas sent to the views since the last flush
         self._theme = theme.current()
-        self._grid: tuple[QRectF, QPolygonF] | None = None  # the background's dots, kept
+        self._grid: dict[tuple[int, int], QPolygonF] = {}  # the background's dots, by block
+        self._exposed: list[QRectF] | None = None  # the parts of the area being repainted
         # what the last steps showed (presentation only; the session holds the tensors)
         self._highlight: dict[str, str] = {}
         self._node_events: dict[str, tuple[str, str]] = {}
@@ -372,8 +374,8 @@ class GraphScene(QGraphicsScene):
             if item is not None:
                 item.update_path()
 
-    def _overview_changed(self, rect: QRectF) -> None:
-        """An area drawn from the overview changed: repaint it (or, after many changes before
+    def _overview_changed(self, rect: QRectF, *more: QRectF) -> None:
+        """Areas drawn from the overview changed: repaint them (or, after many changes before
         the event loop runs again, everything once)."""
         if rect.isNull():
             self.update()
@@ -383,6 +385,8 @@ class GraphScene(QGraphicsScene):
         self._updates += 1
         if self._updates < BATCHED_UPDATES:
             self.update(rect)
+            for area in more:
+                self.update(area)
         elif self._updates == BATCHED_UPDATES:
             self.update()
 
@@ -608,7 +612,7 @@ class GraphScene(QGraphicsScene):
             self._flow_progress[edge] = progress
         link = self.overview.links.get(edge)
         if link is not None:
-            self._overview_changed(link.box())
+            self._overview_changed(*link.pieces())
 
     @guarded
     def _on_flow_tick(self) -> None:
@@ -950,6 +954,23 @@ class GraphScene(QGraphicsScene):
             self.paint_canvas(painter, rect)
             self._paint_edges(painter, rect)
 
+    def set_exposed(self, parts: list[QRectF] | None) -> None:
+        """The view is about to repaint these parts of the scene (None: the rectangle it
+        hands drawBackground and drawForeground, as a render does).
+
+        NOTE [exposed parts]: Qt hands the scene's background and foreground only the
+        bounding rectangle of what a view repaints. A backward step repaints a few cards
+        and the edges between them, which may lie far apart: their bounding rectangle held
+        half the view, and its grid, edges and labels were drawn (clipped away) for nothing.
+        Items are not concerned: Qt draws only those meeting the repainted parts.
+        """
+        self._exposed = parts
+
+    def _parts(self, rect: QRectF) -> list[QRectF]:
+        if self._exposed is None:
+            return [rect]
+        return [part for part in self._exposed if part.intersects(rect)]
+
     def paint_canvas(self, painter: QPainter, rect: QRectF) -> None:
         if rect.isEmpty():
             return
@@ -961,7 +982,8 @@ class GraphScene(QGraphicsScene):
         pen = QPen(colors.color("grid"), 1.6)
         pen.setCosmetic(True)  # 1.6 pixels whatever the zoom; square: round dots are slow
         painter.setPen(pen)
-        painter.drawPoints(self._grid_points(rect))
+        for points in self._grid_blocks(self._parts(rect)):
+            painter.drawPoints(points)
 
     def _paint_edges(self, painter: QPainter, rect: QRectF) -> None:
         # NOTE [edge strokes]: Qt strokes an antialiased curve wider than one device pixel as
@@ -985,7 +1007,10 @@ class GraphScene(QGraphicsScene):
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setBrush(Qt.BrushStyle.NoBrush)
+        parts = self._parts(rect)
         for link in self.overview.links_in(rect):
+            if len(parts) > 1 and not link.meets(parts):
+                continue
             edge = link.edge
             path = link.curve()
             paint_counts.edges += 1
@@ -1006,29 +1031,35 @@ class GraphScene(QGraphicsScene):
                 painter.setOpacity(1.0)
         painter.restore()
 
-    def _grid_points(self, rect: QRectF) -> QPolygonF:
-        """The grid's dots over ``rect``: made for a larger block and kept while panning
-        stays inside it."""
-        if self._grid is None or not self._grid[0].contains(rect):
-            block = 16 * GRID
-            left = math.floor(rect.left() / block) * block
-            top = math.floor(rect.top() / block) * block
-            right = math.ceil(rect.right() / block) * block
-            bottom = math.ceil(rect.bottom() / block) * block
-            columns, rows = round((right - left) / GRID), round((bottom - top) / GRID)
-            if columns * rows > 200_000:
-                return QPolygonF()
-            points = QPolygonF([QPointF(left + GRID * i, top + GRID * j)
-                                for i in range(columns + 1) for j in range(rows + 1)])
-            self._grid = (QRectF(left, top, right - left, bottom - top), points)
-        return self._grid[1]
+    def _grid_blocks(self, parts: list[QRectF]) -> list[QPolygonF]:
+        """The blocks of grid dots that meet ``parts`` (each made once and kept)."""
+        size = GRID * GRID_BLOCK
+        keys: set[tuple[int, int]] = set()
+        for part in parts:
+            columns = range(math.floor(part.left() / size), math.floor(part.right() / size) + 1)
+            rows = range(math.floor(part.top() / size), math.floor(part.bottom() / size) + 1)
+            if len(keys) + len(columns) * len(rows) > 2000:
+                return []  # zoomed so far out that the dots would be a grey veil
+            keys.update((column, row) for column in columns for row in rows)
+        if len(self._grid) + len(keys) > 4000:
+            self._grid.clear()
+        blocks = []
+        for key in keys:
+            points = self._grid.get(key)
+            if points is None:
+                left, top = key[0] * size, key[1] * size
+                points = self._grid[key] = QPolygonF([
+                    QPointF(left + GRID * i, top + GRID * j)
+                    for i in range(GRID_BLOCK) for j in range(GRID_BLOCK)])
+            blocks.append(points)
+        return blocks
 
     @guarded
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         """Edge labels, above the cards (below :data:`SIMPLE_BELOW` there are none)."""
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
         if lod >= SIMPLE_BELOW:
-            self.overview.paint_labels(painter, rect)
+            self.overview.paint_labels(painter, rect, self._parts(rect))
 
     def paint_overview(self, painter: QPainter, rect: QRectF, zoom: float) -> None:
         """The whole graph in ``rect``, drawn from the overview (for the view, zoomed out)."""

@@ -22,6 +22,7 @@ from visgrad.qt.errors import guarded
 
 KIND_MIME = "application/x-visgrad-kind"
 MIN_ZOOM, MAX_ZOOM = 0.12, 3.0  # a big graph may be zoomed out further: until it all shows
+EXPOSED_PARTS = 64  # a repaint of more rectangles than this draws their bounding rectangle
 MOUSE_REACH = 24.0  # view pixels around the pointer whose items are made before an event
 
 
@@ -123,7 +124,11 @@ class GraphView(QGraphicsView):
             margin = 0.1 * max(self.viewport().width(), self.viewport().height())
             shown = QRectF(self.viewport().rect()).adjusted(-margin, -margin, margin, margin)
             scene.materialize(self.mapToScene(shown.toRect()).boundingRect())
-            super().paintEvent(event)
+            scene.set_exposed(self._scene_parts(event.region()))
+            try:
+                super().paintEvent(event)
+            finally:
+                scene.set_exposed(None)
             return
         self.overview_frames += 1
         painter = QPainter(self.viewport())
@@ -146,6 +151,13 @@ class GraphView(QGraphicsView):
         # only while drawing its items; until then it drops every other update, item repaints
         # included. Qt's own paint over an empty region draws nothing and clears it.
         super().paintEvent(QPaintEvent(QRegion()))
+
+    def _scene_parts(self, region: QRegion) -> list[QRectF] | None:
+        """The rectangles of a paint's region in scene coordinates (None for one, or for so
+        many that their bounding rectangle, which Qt hands the scene, is as good)."""
+        if not 1 < region.rectCount() <= EXPOSED_PARTS:
+            return None
+        return [self.mapToScene(rect.adjusted(-1, -1, 1, 1)).boundingRect() for rect in region]
 
     def _materialize_around(self, position: QPointF) -> None:
         scene = self.graph_scene()
