@@ -75,6 +75,43 @@ def test_the_fused_operator_builds_the_general_graph(name, kind, dtype, requires
             assert f.numpy().tobytes() == g.numpy().tobytes()
 
 
+@pytest.mark.parametrize("name,kind,dtype,requires", [
+    (name, *case) for name in OPS for case in CASES] + [
+    (name, *case) for name in REVERSED for case in CASES if case[0] == "ts"])
+def test_the_metadata_a_tensor_keeps_is_its_own(name, kind, dtype, requires):
+    # NOTE [kept metadata]: a fused result may take its operand's; it must be its own
+    fused, _ = {**OPS, **REVERSED}[name]
+    a, b = _operands(kind, dtype, requires)
+    out = fused(a, b)
+    results = [out, a @ a.t() if a.dim() == 2 else a, out * out]
+    for t in (*results, a, b):
+        if isinstance(t, vg.Tensor) and t._meta is not None:
+            assert t._meta == (t._data.shape, t._data.dtype)
+    if out.requires_grad:  # and what the nodes recorded checks the gradients that come back
+        for t in results:
+            if t.requires_grad:
+                t.sum().backward(retain_graph=True)
+
+
+def test_a_product_of_matrices_keeps_no_operand_metadata():
+    a = vg.tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    b = vg.tensor(np.ones((3, 4), dtype=np.float32), requires_grad=True)
+    out = a @ b
+    assert out._meta is None or out._meta[0] == (2, 4)
+    ((out * out) @ b.t()).sum().backward()
+    assert a.grad.shape == (2, 3) and b.grad.shape == (3, 4)
+
+
+@pytest.mark.parametrize("lib", [vg, torch])
+def test_data_assigned_a_new_shape_is_what_the_next_graph_records(lib):
+    w = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    (w * w).sum().backward()  # the first graph recorded a (2, 2) w
+    w.grad = None
+    w.data = lib.ones(3, 3)
+    (w * w * 2.0).sum().backward()
+    assert tuple(w.grad.shape) == (3, 3) and w.grad.tolist() == [[4.0] * 3] * 3
+
+
 @pytest.mark.parametrize("name", sorted(OPS))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_the_fused_operators_match_torch(name, dtype):

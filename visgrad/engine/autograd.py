@@ -293,9 +293,7 @@ class AccumulateGrad(Node):
         self.next_functions = ()
         self._saved = self._saved_versions = self._saved_outputs = ()
         self.variable = variable
-        d = variable._data
-        meta = (d.shape, d.dtype)
-        self._input_meta = (_META.get(meta) or _interned(meta),)
+        self._input_meta = (variable._meta or meta_of(variable),)
 
     def backward(self, grad):  # pragma: no cover - the iteration accumulates directly
         raise RuntimeError("AccumulateGrad is applied by the backward iteration")
@@ -530,9 +528,7 @@ def record(node_cls, out, inputs, save=(), **attrs):
                 edges.append((fn if fn is not None else leaf_accumulator(i), 0))
             else:
                 edges.append((fn, i._output_nr))
-            d = i._data
-            m = (d.shape, d.dtype)
-            meta.append(_META.get(m) or _interned(m))
+            meta.append(i._meta or meta_of(i))
         else:
             edges.append(_NO_EDGE)
             meta.append(None)
@@ -566,9 +562,7 @@ def record_output(node_cls, out, x):
     node = _new_object(node_cls)
     node._seq = next(_sequence)
     node.next_functions = (gradient_edge(x),)
-    d = x._data
-    m = (d.shape, d.dtype)
-    node._input_meta = (_META.get(m) or _interned(m),)
+    node._input_meta = (x._meta or meta_of(x),)
     node._saved = (_alias(out),)
     node._saved_versions = _OWN_VERSION
     node._saved_outputs = _OWN_OUTPUT
@@ -659,6 +653,23 @@ def _interned(meta: tuple) -> tuple:
     if len(_META) < 4096:
         _META[meta] = meta
     return meta
+
+
+def meta_of(t) -> tuple:
+    """``t``'s (shape, dtype), interned, kept on ``t`` (NOTE [kept metadata])."""
+    d = t._data
+    meta = (d.shape, d.dtype)
+    meta = t._meta = _META.get(meta) or _interned(meta)
+    return meta
+
+
+# NOTE [kept metadata]
+# Every node records its inputs' shape and dtype, to check the gradients that come back. A
+# tensor used by many nodes (a weight, a leaf of a wide graph) was measured each time: numpy
+# makes a new shape tuple at each ``.shape``, and finding its interned twin hashes it, 0.2 µs
+# an input. A tensor now keeps its metadata from the first time (``_meta``), and the fused
+# operators hand their output its input's, which it shares. Only ``.data =`` changes what an
+# existing tensor's array is (in-place ops keep its shape and dtype); it forgets the kept one.
 
 
 _Tensor = None  # visgrad.engine.tensor.Tensor, set by that module (it imports this one)

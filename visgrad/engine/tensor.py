@@ -63,7 +63,8 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_backend", "_grad", "_grad_fn", "_requires_grad", "_output_nr",
-                 "_vc", "_acc", "_retains_grad", "_base", "_view_at", "__weakref__", "__dict__")
+                 "_vc", "_acc", "_retains_grad", "_base", "_view_at", "_meta", "__weakref__",
+                 "__dict__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to the Tensor's reflected operator
 
     def __init__(self, *args, dtype=None, requires_grad=False, device=None):
@@ -92,6 +93,7 @@ class Tensor:
         t._acc = None
         t._retains_grad = False
         t._base = None
+        t._meta = None  # (shape, dtype), interned, made when a node first records it
         return t
 
     # ---- metadata ----------------------------------------------------------------------
@@ -235,6 +237,7 @@ class Tensor:
     def data(self, value: Tensor) -> None:
         self._data = value._data
         self._backend = value._backend
+        self._meta = None
 
     @property
     def output_nr(self) -> int:
@@ -513,6 +516,7 @@ def _init_from(t: Tensor, data, backend: Backend) -> None:
     t._acc = None
     t._retains_grad = False
     t._base = None
+    t._meta = None
 
 
 def _wrap_dim(dim: int, ndim: int) -> int:

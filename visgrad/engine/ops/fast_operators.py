@@ -27,7 +27,6 @@ from visgrad.engine.tensor import Tensor, _np_asarray, _np_generic
 
 _new_object = object.__new__
 _NO_EDGE = _ag._NO_EDGE
-_META = _ag._META
 _COMMON_VERSIONS = _ag._COMMON_VERSIONS
 
 _FLOATS = frozenset(d.np for d in (dtypes.float16, dtypes.float32, dtypes.float64))
@@ -40,9 +39,11 @@ NOTHING, FACTORS, BOTH = 0, 1, 2
 
 
 def fused(compute, node_cls, saves: int, general):
-    """The operator method: the fast route of NOTE [fused operators], else ``general``."""
+    """The operator method: the fast route of NOTE [fused operators], else ``general``.
+    Its result has its operands' shape and dtype when theirs agree, even ``@`` (square
+    matrices), and keeps their metadata (NOTE [kept metadata])."""
     sequence = _ag._sequence
-    interned = _ag._interned
+    meta_of = _ag.meta_of
     leaf_accumulator = _ag.leaf_accumulator
 
     def method(self, other):
@@ -84,7 +85,7 @@ def fused(compute, node_cls, saves: int, general):
         out = _new_object(Tensor)  # Tensor._wrap, written out
         out._data = data
         out._backend = self._backend
-        out._grad = out._grad_fn = out._vc = out._acc = out._base = None
+        out._grad = out._grad_fn = out._vc = out._acc = out._base = out._meta = None
         out._requires_grad = out._retains_grad = False
         out._output_nr = 0
         a_grad = self._requires_grad
@@ -100,14 +101,16 @@ def fused(compute, node_cls, saves: int, general):
                 edge_a = (fn if fn is not None else leaf_accumulator(self), 0)
             else:
                 edge_a = (fn, self._output_nr)
-            meta = (ad.shape, dt)
-            meta_a = _META.get(meta) or interned(meta)
+            meta_a = self._meta or meta_of(self)
         else:
             edge_a, meta_a = _NO_EDGE, None
         if not b_grad:
             edge_b, meta_b = _NO_EDGE, None
+            if a_grad and cls is float:  # a float tensor and a number: the same shape, the
+                out._meta = meta_a  # same dtype (half goes the general way)
         elif other is self:
             edge_b, meta_b = edge_a, meta_a
+            out._meta = meta_a
         else:
             fn = other._grad_fn
             if fn is None:
@@ -116,12 +119,9 @@ def fused(compute, node_cls, saves: int, general):
                 edge_b = (fn if fn is not None else leaf_accumulator(other), 0)
             else:
                 edge_b = (fn, other._output_nr)
-            shape = bd.shape
-            if a_grad and shape == meta_a[0]:  # the usual case: one shape, one dtype
-                meta_b = meta_a
-            else:
-                meta = (shape, dt)
-                meta_b = _META.get(meta) or interned(meta)
+            meta_b = other._meta or meta_of(other)
+            if meta_b is meta_a:  # the usual case: one shape, one dtype
+                out._meta = meta_a
         node = _new_object(node_cls)
         node._seq = next(sequence)
         node.next_functions = (edge_a, edge_b)
