@@ -22,11 +22,12 @@ from visgrad.engine.grad_mode import (  # noqa: F401
 )
 from visgrad.engine.ops import (  # noqa: F401
     abs, add, all, allclose, any, argmax, argmin, bmm, cat, clamp, clone, cos, div, dot, eq,
-    equal, exp, expand, flatten, ge, gt, isclose,
+    equal, erf, exp, expand, flatten, ge, gt, isclose,
     isfinite, isinf, isnan, le, log, log_softmax, lt, masked_fill, matmul, max, maximum, mean,
     min, minimum, mm, mul,
     mv, narrow, ne, neg, permute, pow, reciprocal, relu, reshape, return_types, select, sigmoid,
-    sign, sin, softmax, sqrt, squeeze, stack, sub, sum, t, tanh, transpose, unsqueeze, where,
+    sign, sin, softmax, sqrt, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var,
+    where,
 )
 from visgrad.engine.tensor import (  # noqa: F401
     Size, Tensor, arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,

@@ -13,7 +13,8 @@
 from visgrad.nn import functional, init  # noqa: F401
 from visgrad.nn.container import ModuleList, Sequential  # noqa: F401
 from visgrad.nn.layers import (  # noqa: F401
-    Dropout, Flatten, Identity, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh,
+    ELU, GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, SiLU,
+    Softmax, Softplus, Tanh,
 )
 from visgrad.nn.loss import (  # noqa: F401
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss,
@@ -23,6 +24,7 @@ from visgrad.nn.parameter import Parameter  # noqa: F401
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Identity", "ReLU", "Tanh",
-    "Sigmoid", "Softmax", "LogSoftmax", "Flatten", "Dropout", "MSELoss", "L1Loss", "NLLLoss",
+    "Sigmoid", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Softmax", "LogSoftmax",
+    "Flatten", "Dropout", "MSELoss", "L1Loss", "NLLLoss",
     "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init",
 ]

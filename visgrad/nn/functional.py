@@ -21,7 +21,7 @@ import warnings
 
 from visgrad.engine import grad_mode
 from visgrad.engine.autograd import Node, record
-from visgrad.engine.ops import pointwise, shape
+from visgrad.engine.ops import activations, pointwise, shape
 from visgrad.engine.ops.linalg import CPP_NAME
 from visgrad.engine.ops.softmax import log_softmax as _log_softmax
 from visgrad.engine.ops.softmax import softmax as _softmax
@@ -29,7 +29,8 @@ from visgrad.engine.ops._common import broadcast_error, promote
 from visgrad.engine.tensor import _SCALAR_NAME, Tensor, rand
 
 __all__ = [
-    "relu", "tanh", "sigmoid", "softmax", "log_softmax", "linear", "dropout", "mse_loss",
+    "relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "silu", "softplus", "softmax",
+    "log_softmax", "linear", "dropout", "mse_loss",
     "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
 ]
@@ -163,6 +164,32 @@ def tanh(input: Tensor) -> Tensor:
 
 def sigmoid(input: Tensor) -> Tensor:
     return pointwise.sigmoid(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """input where positive, else negative_slope · input (LeakyReluBackward0; in place,
+    LeakyReluBackward1)."""
+    return activations.leaky_relu(input, negative_slope, inplace)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """input where positive, else alpha · (e^input - 1) (EluBackward0; in place, 1)."""
+    return activations.elu(input, alpha, inplace)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """input · Φ(input), Φ the standard normal's distribution function (GeluBackward0)."""
+    return activations.gelu(input, approximate)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """input · sigmoid(input) (SiluBackward0)."""
+    return activations.silu(input, inplace)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta · input)) / beta (SoftplusBackward0)."""
+    return activations.softplus(input, beta, threshold)
 
 
 def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:

@@ -6,14 +6,16 @@ import numbers
 
 from visgrad.engine import autograd as _autograd
 from visgrad.engine.ops import (
-    conversion, fast_operators, indexing, inplace, linalg, pointwise, reductions, shape,
+    activations, conversion, fast_operators, indexing, inplace, linalg, pointwise, reductions,
+    shape, variance,
 )
 from visgrad.engine.ops import softmax as _softmax
 from visgrad.engine.ops._common import operand
 from visgrad.engine.ops.indexing import getitem, narrow, select, setitem
 from visgrad.engine.ops.linalg import bmm, dot, matmul, mm, mv
 from visgrad.engine.ops.pointwise import (
-    abs, add, allclose, clamp, cos, div, eq, equal, exp, floor_divide, ge, gt, invert, isclose,
+    abs, add, allclose, clamp, cos, div, eq, equal, erf, exp, floor_divide, ge, gt, invert,
+    isclose,
     isfinite, isinf, isnan, le, log, masked_fill,
     logical_and, logical_not_impl, logical_or, logical_xor, lt, maximum, minimum, mul, ne, neg,
     pow, reciprocal, relu, remainder, rsub, rtruediv, sigmoid, sign, sin, sqrt, sub, tanh, where,
@@ -26,6 +28,7 @@ from visgrad.engine.ops.shape import (
     view,
 )
 from visgrad.engine.ops.softmax import log_softmax, softmax
+from visgrad.engine.ops.variance import std, var
 from visgrad.engine.tensor import Tensor
 
 __all__ = [
@@ -35,9 +38,10 @@ __all__ = [
     "reciprocal", "relu", "reshape", "return_types", "sigmoid", "sign", "sin", "softmax", "sqrt",
     "squeeze", "stack", "sub", "sum", "t", "tanh", "transpose", "unsqueeze", "view", "where",
     "narrow", "select", "isnan", "isfinite", "isinf", "masked_fill", "remainder", "floor_divide",
-    "isclose", "allclose", "equal", "all", "any",
+    "isclose", "allclose", "equal", "all", "any", "erf", "var", "std",
 ]
-_ = (conversion, indexing, inplace, linalg, pointwise, reductions, shape, _softmax, operand)
+_ = (activations, conversion, indexing, inplace, linalg, pointwise, reductions, shape, _softmax,
+     operand)
 
 
 def _inplace_binary(op):
@@ -153,7 +157,7 @@ def _install() -> None:
     T_.exp_ = _inplace_unary(exp)
     T_.neg_ = _inplace_unary(neg)
     T_.masked_fill_ = _masked_fill_
-    for unary in (abs, sigmoid, tanh, log, sqrt, sin, cos, sign, reciprocal):
+    for unary in (abs, sigmoid, tanh, log, sqrt, sin, cos, sign, reciprocal, erf):
         setattr(T_, unary.__name__ + "_", _inplace_unary(unary))
     T_.zero_ = inplace.zero_
     T_.fill_ = inplace.fill_
@@ -165,7 +169,7 @@ def _install() -> None:
                  "transpose", "unsqueeze", "squeeze", "flatten", "clone", "softmax", "log_softmax",
                  "neg", "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select",
                  "isnan", "isfinite", "isinf", "masked_fill", "isclose", "allclose", "equal", "all",
-                 "any"):
+                 "any", "erf", "var", "std"):
         setattr(T_, name, globals()[name])
     T_.reshape = _method_dims(reshape)
     T_.view = _method_dims(view)

@@ -333,6 +333,20 @@ def cos(x):
     return record(CosBackward0, _unary(x, x._backend.xp.cos), (x,), save=(x,))
 
 
+class ErfBackward0(Node):
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        return (g * (2.0 / math.sqrt(math.pi)) * exp(-(x * x)),)
+
+
+def erf(x):
+    """The error function (GELU's cumulative normal is built on it); computed in float64 and
+    rounded to x's float dtype (ints and bools give float32, as in torch)."""
+    dtype = float_dtype_for(x._data.dtype)
+    out = _unary(x, lambda d: x._backend.erf(d).astype(dtype))
+    return record(ErfBackward0, out, (x,), save=(x,))
+
+
 class TanhBackward0(FormulaNode):
     def rule(self, F, g, y):
         if F.arrays and g.dtype.itemsize == 2:  # half: in float32, rounded once, as torch's
