@@ -11,6 +11,9 @@ from tests.optim.test_optimizers import Problem, parameters_agree, train_both
 
 SCHEDULERS = {
     "StepLR": {"step_size": 7, "gamma": 0.5},
+    "MultiStepLR": {"milestones": [5, 12, 12, 40], "gamma": 0.6},
+    "LinearLR": {"start_factor": 0.25, "total_iters": 9},
+    "LambdaLR": {"lr_lambda": lambda epoch: 0.95 ** epoch / (1 + epoch % 3)},
     "ExponentialLR": {"gamma": 0.97},
     "CosineAnnealingLR": {"T_max": 30, "eta_min": 1e-3},
 }
@@ -88,6 +91,52 @@ def test_cosine_annealing_closed_form_with_epoch_argument():
         lrs[lib] = sched.get_last_lr()
     assert lrs[vg] == lrs[torch]
     assert lrs[vg][0] == pytest.approx(0.05 * (1 + math.cos(math.pi * 7 / 10)))
+
+
+@pytest.mark.parametrize("name", ["MultiStepLR", "LinearLR", "LambdaLR"])
+@pytest.mark.parametrize("epoch", [0, 3, 5, 12, 30])
+def test_closed_forms_with_an_epoch_argument_match_torch(name, epoch):
+    lrs = {}
+    for lib in (vg, torch):
+        opt = lib.optim.SGD([lib.ones(1, requires_grad=True)], lr=0.1)
+        sched = getattr(lib.optim.lr_scheduler, name)(opt, **SCHEDULERS[name])
+        opt.step()
+        with pytest.warns(UserWarning, match="The epoch parameter in `scheduler.step\\(\\)`"):
+            sched.step(epoch)
+        lrs[lib] = sched.get_last_lr()
+    assert lrs[vg] == pytest.approx(lrs[torch], rel=1e-15)
+
+
+class Halving:
+    """A callable object: its attributes are what LambdaLR's state dict keeps."""
+
+    def __init__(self) -> None:
+        self.factor = 0.5
+
+    def __call__(self, epoch: int) -> float:
+        return self.factor ** epoch
+
+
+def test_lambda_lr_keeps_a_callable_objects_state_and_checks_the_count():
+    states = {}
+    for lib in (vg, torch):
+        params = [lib.ones(1, requires_grad=True), lib.ones(1, requires_grad=True)]
+        opt = lib.optim.SGD([{"params": params[:1]}, {"params": params[1:]}], lr=1.0)
+        sched = lib.optim.lr_scheduler.LambdaLR(opt, [Halving(), lambda epoch: 1.0])
+        sched.lr_lambdas[0].factor = 0.25
+        states[lib] = sched.state_dict()["lr_lambdas"]
+        other = lib.optim.lr_scheduler.LambdaLR(opt, [Halving(), lambda epoch: 1.0])
+        other.load_state_dict(sched.state_dict())
+        assert other.lr_lambdas[0].factor == 0.25
+    assert states[vg] == states[torch] == [{"factor": 0.25}, None]
+    from tests.nn.helpers import same_error
+
+    same_error(lambda lib: lib.optim.lr_scheduler.LambdaLR(
+        lib.optim.SGD([lib.ones(1, requires_grad=True)]), [lambda e: 1.0, lambda e: 2.0]))
+    same_error(lambda lib: lib.optim.lr_scheduler.LinearLR(
+        lib.optim.SGD([lib.ones(1, requires_grad=True)]), start_factor=0))
+    same_error(lambda lib: lib.optim.lr_scheduler.LinearLR(
+        lib.optim.SGD([lib.ones(1, requires_grad=True)]), end_factor=1.5))
 
 
 def test_step_lr_closed_form_and_exponential_values():

@@ -1,4 +1,5 @@
-"""Learning-rate schedules: StepLR, ExponentialLR, CosineAnnealingLR, computed as torch does.
+"""Learning-rate schedules: StepLR, MultiStepLR, ExponentialLR, LinearLR, LambdaLR and
+CosineAnnealingLR, computed as torch does.
 
 Each ``step()`` updates every parameter group's ``lr`` from its current value (torch's
 "chainable" form); ``step(epoch)`` uses the closed form instead, with torch's deprecation warning.
@@ -6,8 +7,12 @@ Each ``step()`` updates every parameter group's ``lr`` from its current value (t
 
 from __future__ import annotations
 
+import bisect
 import math
+import types
 import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable
 
 from visgrad.engine.tensor import Tensor
 from visgrad.optim.optimizer import Optimizer
@@ -135,6 +140,98 @@ class StepLR(LRScheduler):
 
     def _get_closed_form_lr(self) -> list:
         return [base * self.gamma ** (self.last_epoch // self.step_size)
+                for base in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply the learning rate by ``gamma`` at each of the ``milestones`` epochs (twice at
+    a milestone given twice)."""
+
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        self.milestones = Counter(milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        self._warn_if_outside_step()
+        times = self.milestones.get(self.last_epoch, 0)
+        if not times:
+            return _group_values(self.optimizer, "lr")
+        return [g["lr"] * self.gamma ** times for g in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list:
+        passed = bisect.bisect_right(sorted(self.milestones.elements()), self.last_epoch)
+        return [base * self.gamma ** passed for base in self.base_lrs]
+
+
+class LambdaLR(LRScheduler):
+    """The initial learning rate times ``lr_lambda(epoch)`` (one function for every group, or
+    a list of one per group)."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list,
+                 last_epoch: int = -1) -> None:
+        groups = len(optimizer.param_groups)
+        if isinstance(lr_lambda, list | tuple):
+            if len(lr_lambda) != groups:
+                raise ValueError(f"Expected {groups} lr_lambdas, but got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * groups
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        self._warn_if_outside_step()
+        return [base * factor(self.last_epoch)
+                for base, factor in zip(self.base_lrs, self.lr_lambdas, strict=True)]
+
+    def state_dict(self) -> dict:
+        """As torch's: the functions are not kept, only the attributes of callable objects."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+                               for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        kept = state.pop("lr_lambdas")
+        self.__dict__.update(state)
+        for fn, attributes in zip(self.lr_lambdas, kept, strict=True):
+            if attributes is not None:
+                fn.__dict__.update(attributes)
+
+
+class LinearLR(LRScheduler):
+    """Scale the learning rate from ``start_factor`` to ``end_factor`` times the initial one,
+    linearly over ``total_iters`` epochs (a warm-up, usually), then leave it."""
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
+                 end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1) -> None:
+        if not 0 < start_factor <= 1.0:
+            raise ValueError("Starting multiplicative factor expected to be greater than 0 and "
+                             "less or equal to 1.")
+        if not 0 <= end_factor <= 1.0:
+            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+        self.start_factor, self.end_factor = start_factor, end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        self._warn_if_outside_step()
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [g["lr"] * self.start_factor for g in groups]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return _group_values(self.optimizer, "lr")
+        # the ratio of this epoch's factor to the last one's (torch's chainable form)
+        change = self.end_factor - self.start_factor
+        ratio = 1.0 + change / (self.total_iters * self.start_factor
+                                + (self.last_epoch - 1) * change)
+        return [g["lr"] * ratio for g in groups]
+
+    def _get_closed_form_lr(self) -> list:
+        progress = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base * (self.start_factor + (self.end_factor - self.start_factor) * progress)
                 for base in self.base_lrs]
 
 
