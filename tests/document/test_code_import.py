@@ -142,6 +142,43 @@ loss.backward()
     assert_same_numbers(document, session, exported, rtol=1e-5)
 
 
+def test_activations_with_parameters_import_run_and_export_as_in_torch(tmp_path):
+    code = """
+import torch
+import torch.nn.functional as F
+
+x = torch.tensor([[0.5, -1.0, 2.0], [-2.5, 0.25, -0.5]], requires_grad=True)
+a = F.leaky_relu(x, 0.2) + F.elu(x, alpha=1.5) + F.gelu(x)
+b = F.gelu(a, approximate="tanh") * F.silu(x) + F.softplus(x, beta=2.0, threshold=1.0)
+loss = (a * b).sum()
+loss.backward()
+"""
+    document = from_code(code)
+    assert validation.validate(document).ok, validation.validate(document).messages
+    params = {node.kind: node.params for node in document}
+    assert params["LeakyReLU"]["negative_slope"] == 0.2 and params["ELU"]["alpha"] == 1.5
+    assert params["Softplus"]["beta"] == 2.0 and params["Softplus"]["threshold"] == 1.0
+    assert sorted(n.params["approximate"] for n in document if n.kind == "GELU") == \
+        ["none", "tanh"]
+    session = run_document(document)
+    torch_run, _ = run_script(code, tmp_path, "original.py")
+    np.testing.assert_allclose(grad(session, "x"), torch_run["x"].grad.numpy(), rtol=1e-5,
+                               atol=1e-6)
+    script = to_script(document)
+    assert "F.gelu(a, approximate='tanh')" in script.replace("a_1", "a")
+    exported, _ = run_script(script, tmp_path)
+    assert_same_numbers(document, session, exported, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("y = F.gelu(torch.ones(2), approximate='fast')", "approximate argument must be"),
+    ("y = F.elu(torch.ones(2), alpha='big')", "alpha must be a number"),
+])
+def test_activation_arguments_are_checked(code, message):
+    with pytest.raises(CodeError, match=message):
+        from_code("import torch\nimport torch.nn.functional as F\n" + code)
+
+
 def test_reassigned_names_keep_the_newest_value_labelled():
     document = from_code("x = torch.tensor(2.0, requires_grad=True)\n"
                          "y = x * 2\n"

@@ -53,6 +53,21 @@ def test_trace_recovers_parameters_and_constants():
                for node in doc)
 
 
+def test_trace_keeps_the_parameters_of_activations():
+    x = vg.tensor([[1.0, -2.0, 3.0], [0.5, -0.25, -1.0]], requires_grad=True)
+    F = vg.nn.functional
+    out = (F.leaky_relu(x, 0.3) * F.elu(x, 0.7) + F.gelu(x, approximate="tanh")
+           + F.softplus(x, 3.0, 2.0) * F.silu(x)).sum()
+    doc = trace(out, names={"x": x})
+    params = {node.kind: node.params for node in doc}
+    assert params["LeakyReLU"]["negative_slope"] == 0.3 and params["ELU"]["alpha"] == 0.7
+    assert params["GELU"]["approximate"] == "tanh"
+    assert (params["Softplus"]["beta"], params["Softplus"]["threshold"]) == (3.0, 2.0)
+    session = run(doc)
+    out.backward()
+    np.testing.assert_allclose(session.inspect("x").grad, x.grad.numpy(), rtol=1e-6)
+
+
 def test_trace_a_leaf_and_unknown_nodes():
     w = vg.tensor([1.0, 2.0], requires_grad=True)
     doc = trace(w)

@@ -458,6 +458,13 @@ class _Script:
             bias = get("bias")
             arguments = [get("input"), get("weight"), *([bias] if bias is not None else [])]
             return [f"{var} = F.linear({', '.join(arguments)})"]
+        if kind in _ACTIVATIONS:
+            self.needs.add("F")
+            function, names = _ACTIVATIONS[kind]
+            arguments = "".join(
+                f", {n}={p[n]!r}" if n == "approximate" else f", {n}={self._num(p[n])}"
+                for n in names)
+            return [f"{var} = F.{function}({get('x')}{arguments})"]
         if kind in {"Softmax", "LogSoftmax"}:
             self.needs.add("F")
             function = "softmax" if kind == "Softmax" else "log_softmax"
@@ -707,6 +714,9 @@ class _Script:
 
 _UNARY_FUNCTIONS = {"Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Sin": "sin", "Cos": "cos",
                     "Tanh": "tanh", "Sigmoid": "sigmoid", "ReLU": "relu", "Abs": "abs"}
+_ACTIVATIONS = {"LeakyReLU": ("leaky_relu", ("negative_slope",)), "ELU": ("elu", ("alpha",)),
+                "GELU": ("gelu", ("approximate",)), "SiLU": ("silu", ()),
+                "Softplus": ("softplus", ("beta", "threshold"))}
 _LOSS_FUNCTIONS = {"MSELoss": "mse_loss", "L1Loss": "l1_loss",
                    "CrossEntropyLoss": "cross_entropy", "NLLLoss": "nll_loss",
                    "BCELoss": "binary_cross_entropy",

@@ -227,7 +227,12 @@ _COMMON = (set(_UNARY) | set(_ARITHMETIC) | _MATMUL | _SHAPE_FUNCTIONS | set(_RE
 _TENSOR_FUNCTIONS = (_COMMON - {"view"}) | _CONSTRUCTORS | set(_LIKE) | {
     "where", "cat", "concat", "stack", "manual_seed", "no_grad", "enable_grad",
     "set_grad_enabled"}
+# nn.functional's activations with parameters: palette kind, and the float parameters
+_ACTIVATIONS = {"leaky_relu": ("LeakyReLU", ("negative_slope",)), "elu": ("ELU", ("alpha",)),
+                "gelu": ("GELU", ()), "silu": ("SiLU", ()),
+                "softplus": ("Softplus", ("beta", "threshold"))}
 _FUNCTIONAL_FUNCTIONS = {"relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear",
+                         *_ACTIVATIONS,
                          *_LOSSES}
 _METHODS = _COMMON | {"backward", "retain_grad", "register_hook", "requires_grad_"}
 _MATH_FUNCTIONS: dict[str, Callable[[float], float]] = {
@@ -342,6 +347,9 @@ _SIGNATURES = {
     "grad": "outputs, inputs, retain_graph=None, create_graph=False",
     "backward": "gradient=None, retain_graph=None, create_graph=False",
     "seed": "seed", "requires_grad_": "requires_grad=True",
+    "leaky_relu": "input, negative_slope=0.01", "elu": "input, alpha=1.0",
+    "gelu": "input, approximate='none'", "silu": "input", "softplus":
+    "input, beta=1.0, threshold=20.0",
 }
 _PARSED_SIGNATURES = {name: _signature(spec) for name, spec in _SIGNATURES.items()}
 
@@ -1039,6 +1047,16 @@ class _Builder:
                                                     "b": self.tensor(b, node)})
         if name in _REDUCTIONS:
             return self._reduction(name, args, kwargs, node)
+        if name in _ACTIVATIONS:
+            kind, numbers = _ACTIVATIONS[name]
+            bound = self.bind(node, name, name, args, kwargs)
+            params = {k: float(self.number(bound[k], node, k)) for k in numbers}
+            if name == "gelu":
+                if bound["approximate"] not in ("none", "tanh"):
+                    raise self.error(node, "approximate argument must be either none or tanh.")
+                params["approximate"] = bound["approximate"]
+            return self.node(kind, node, inputs={"x": self.tensor(bound["input"], node)},
+                             **params)
         if name in {"softmax", "log_softmax"}:
             bound = self.bind(node, name, "softmax", args, kwargs)
             kind = "Softmax" if name == "softmax" else "LogSoftmax"

@@ -466,6 +466,52 @@ _unary("Abs", "abs", "|x|", "sign(x)", "grad · sign(x)", "AbsBackward0", "Absol
        floating=False)
 
 
+def _activation(name: str, function: str, kernel: str, params: tuple[Param, ...],
+                formula: str, derivative: str, gradient: str, grad_fn: str,
+                description: str) -> NodeKind:
+    """An activation of nn.functional with parameters (floats only, as torch's kernels)."""
+    names = tuple(param.name for param in params)
+
+    def evaluate(inputs: Mapping[str, Any], p: Any, context: Any) -> tuple:
+        return (getattr(_functional(), function)(inputs["x"], **{n: p[n] for n in names}),)
+
+    def infer(inputs: Mapping[str, Any], p: Any, notes: Any) -> tuple:
+        meta = inputs["x"]
+        if not S.is_floating(meta.dtype):
+            raise ShapeError(f'"{kernel}" not implemented for '
+                             f"'{S.torch_dtype_name(meta.dtype)}'")
+        return (TensorMeta(meta.shape, meta.dtype, meta.requires_grad),)
+
+    return _kind(name, "Functions", description, params=params, formula=formula,
+                 derivatives={"x": f"∂/∂x = {derivative}"}, gradients={"x": gradient},
+                 evaluate=evaluate, infer=infer, grad_fn_names=(grad_fn,))
+
+
+_activation("LeakyReLU", "leaky_relu", "leaky_relu_cpu",
+            (Param("negative_slope", "float", 0.01, "the slope left of 0"),),
+            "x where x > 0, else negative_slope · x", "1 where x > 0, else negative_slope",
+            "grad · [x > 0 ? 1 : negative_slope]", "LeakyReluBackward0",
+            "ReLU with a small slope for negative x (nn.functional.leaky_relu).")
+_activation("ELU", "elu", "elu_cpu", (Param("alpha", "float", 1.0, "the value far left of 0"),),
+            "x where x > 0, else alpha · (eˣ - 1)", "1 where x > 0, else alpha · eˣ",
+            "grad · [x > 0 ? 1 : alpha · eˣ]", "EluBackward0",
+            "Exponential linear unit (nn.functional.elu).")
+_activation("GELU", "gelu", "GeluKernelImpl",
+            (Param("approximate", "choice", "none", "'tanh': the tanh formula",
+                   ("none", "tanh")),),
+            "x · Φ(x), Φ the standard normal CDF", "Φ(x) + x · φ(x)",
+            "grad · (Φ(x) + x · φ(x))", "GeluBackward0",
+            "Gaussian error linear unit, as in transformers (nn.functional.gelu).")
+_activation("SiLU", "silu", "silu_cpu", (), "x · σ(x)", "σ(x) · (1 + x · (1 - σ(x)))",
+            "grad · σ(x) · (1 + x · (1 - σ(x)))", "SiluBackward0",
+            "Sigmoid linear unit, or swish (nn.functional.silu).")
+_activation("Softplus", "softplus", "softplus_cpu",
+            (Param("beta", "float", 1.0, "sharpness"),
+             Param("threshold", "float", 20.0, "beta · x above this: x itself")),
+            "ln(1 + e^(beta · x)) / beta", "σ(beta · x)", "grad · σ(beta · x)",
+            "SoftplusBackward0", "A smooth ReLU (nn.functional.softplus).")
+
+
 def _clamp_infer(inputs: Mapping[str, Any], p: Mapping[str, Any], notes: Any) -> tuple:
     return (inputs["x"].clamp(p["min"], p["max"]),)
 

@@ -31,6 +31,8 @@ from visgrad.document.model import Edge, GraphDocument, Node
 
 _UNARY = {"Neg", "Exp", "Log", "Sqrt", "Sin", "Cos", "Tanh", "Sigmoid", "ReLU", "Abs", "Clone"}
 _BINARY_WITH_SCALAR = {"Add", "Sub", "Mul", "Div"}
+_ACTIVATION_PARAMS = {"LeakyReLU": ("negative_slope",), "ELU": ("alpha",),
+                      "GELU": ("approximate",), "SiLU": (), "Softplus": ("beta", "threshold")}
 
 
 def trace(*outputs: Any, names: Mapping[str, Any] | None = None,
@@ -231,6 +233,8 @@ def _params(kind: str, name: str, a: Mapping[str, Any], out_shape: tuple[int, ..
         return {"count": inputs, "dim": int(a.get("dim", 0))}
     if kind in {"Softmax", "LogSoftmax"}:
         return {"dim": int(a.get("dim", -1))}
+    if kind in _ACTIVATION_PARAMS:
+        return {name: a[name] for name in _ACTIVATION_PARAMS[kind] if name in a}
     if kind in {"MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
                 "BCEWithLogitsLoss"} and isinstance(a.get("reduction"), str):
         return {"reduction": a["reduction"]}
