@@ -8,7 +8,7 @@
 tensor(22.)
 """
 
-from visgrad import autograd  # noqa: F401
+from visgrad import autograd, linalg  # noqa: F401
 from visgrad.engine import ops as _ops
 from visgrad.engine.backend import Device as device  # noqa: F401
 from visgrad.engine.dtypes import (  # noqa: F401
@@ -24,7 +24,7 @@ from visgrad.engine.ops import (  # noqa: F401
     abs, add, all, allclose, any, argmax, argmin, bmm, cat, clamp, clone, cos, div, dot, eq,
     equal, erf, exp, expand, flatten, ge, gt, isclose,
     isfinite, isinf, isnan, le, log, log_softmax, lt, masked_fill, matmul, max, maximum, mean,
-    min, minimum, mm, mul,
+    min, minimum, mm, mul, norm,
     mv, narrow, ne, neg, permute, pow, reciprocal, relu, reshape, return_types, select, sigmoid,
     sign, sin, softmax, sqrt, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var,
     where,

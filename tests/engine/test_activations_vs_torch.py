@@ -1,4 +1,4 @@
-"""leaky_relu, elu, gelu, silu, softplus, erf, var and std beyond the op tables
+"""leaky_relu, elu, gelu, silu, softplus, erf, var, std and norm beyond the op tables
 (``test_ops_vs_torch.py`` compares their values, graphs and gradients): second derivatives,
 half precision, the errors and warnings torch gives, and the modules' printed form."""
 
@@ -22,6 +22,9 @@ FUNCTIONS = {
     "erf": lambda m, x: m.erf(x),
     "var": lambda m, x: x.var(0) * x,
     "std": lambda m, x: x.std(0, keepdim=True) * x,
+    "norm": lambda m, x: x.norm(dim=0) * x,
+    "norm-p3": lambda m, x: x.norm(p=3, dim=1, keepdim=True) * x,
+    "norm-p1": lambda m, x: x.norm(p=1) * x,
 }
 VALUES = np.array([[-2.5, -0.7, 0.3], [0.9, 1.4, -1.1]])
 
@@ -60,6 +63,7 @@ def test_half_precision_matches_torch(name):
     ("softplus", lambda m, x: m.nn.functional.softplus(x)),
     ("var", lambda m, x: x.var()),
     ("std", lambda m, x: m.std(x)),
+    ("norm", lambda m, x: x.norm()),
     ("gelu-approximate", lambda m, x: m.nn.functional.gelu(x * 1.0, approximate="fast")),
 ])
 @pytest.mark.parametrize("dtype", ["int64", "bool"])

@@ -10,7 +10,7 @@
 [(4, 2), (4,), (1, 4), (1,)]
 """
 
-from visgrad.nn import functional, init  # noqa: F401
+from visgrad.nn import functional, init, utils  # noqa: F401
 from visgrad.nn.container import ModuleList, Sequential  # noqa: F401
 from visgrad.nn.layers import (  # noqa: F401
     ELU, GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, SiLU,
@@ -26,5 +26,5 @@ __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Identity", "ReLU", "Tanh",
     "Sigmoid", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Softmax", "LogSoftmax",
     "Flatten", "Dropout", "MSELoss", "L1Loss", "NLLLoss",
-    "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init",
+    "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init", "utils",
 ]

@@ -6,8 +6,8 @@ import numbers
 
 from visgrad.engine import autograd as _autograd
 from visgrad.engine.ops import (
-    activations, conversion, fast_operators, indexing, inplace, linalg, pointwise, reductions,
-    shape, variance,
+    activations, conversion, fast_operators, indexing, inplace, linalg, norms, pointwise,
+    reductions, shape, variance,
 )
 from visgrad.engine.ops import softmax as _softmax
 from visgrad.engine.ops._common import operand
@@ -28,6 +28,7 @@ from visgrad.engine.ops.shape import (
     view,
 )
 from visgrad.engine.ops.softmax import log_softmax, softmax
+from visgrad.engine.ops.norms import norm
 from visgrad.engine.ops.variance import std, var
 from visgrad.engine.tensor import Tensor
 
@@ -38,10 +39,10 @@ __all__ = [
     "reciprocal", "relu", "reshape", "return_types", "sigmoid", "sign", "sin", "softmax", "sqrt",
     "squeeze", "stack", "sub", "sum", "t", "tanh", "transpose", "unsqueeze", "view", "where",
     "narrow", "select", "isnan", "isfinite", "isinf", "masked_fill", "remainder", "floor_divide",
-    "isclose", "allclose", "equal", "all", "any", "erf", "var", "std",
+    "isclose", "allclose", "equal", "all", "any", "erf", "var", "std", "norm",
 ]
-_ = (activations, conversion, indexing, inplace, linalg, pointwise, reductions, shape, _softmax,
-     operand)
+_ = (activations, conversion, indexing, inplace, linalg, norms, pointwise, reductions, shape,
+     _softmax, operand)
 
 
 def _inplace_binary(op):
@@ -169,7 +170,7 @@ def _install() -> None:
                  "transpose", "unsqueeze", "squeeze", "flatten", "clone", "softmax", "log_softmax",
                  "neg", "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select",
                  "isnan", "isfinite", "isinf", "masked_fill", "isclose", "allclose", "equal", "all",
-                 "any", "erf", "var", "std"):
+                 "any", "erf", "var", "std", "norm"):
         setattr(T_, name, globals()[name])
     T_.reshape = _method_dims(reshape)
     T_.view = _method_dims(view)
