@@ -22,10 +22,11 @@ from visgrad.engine.grad_mode import (  # noqa: F401
 )
 from visgrad.engine.ops import (  # noqa: F401
     abs, add, all, allclose, any, argmax, argmin, bmm, cat, clamp, clone, cos, div, dot, eq,
-    equal, erf, exp, expand, flatten, ge, gt, isclose,
+    equal, erf, exp, expand, flatten, gather, ge, gt, isclose,
     isfinite, isinf, isnan, le, log, log_softmax, lt, masked_fill, matmul, max, maximum, mean,
     min, minimum, mm, mul, norm,
-    mv, narrow, ne, neg, permute, pow, reciprocal, relu, reshape, return_types, select, sigmoid,
+    mv, narrow, ne, neg, permute, pow, reciprocal, relu, reshape, return_types, scatter,
+    scatter_add, select, sigmoid,
     sign, sin, softmax, sqrt, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var,
     where,
 )

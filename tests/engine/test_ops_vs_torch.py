@@ -201,6 +201,30 @@ REDUCTIONS = [
     case("argmin-dim", lambda m, a: m.argmin(a, 1, keepdim=True), leaf(2, 3, distinct=True)),
 ]
 
+GATHERING = [
+    case("gather", lambda m, a: m.gather(a, 1, m.tensor([[0, 0], [2, 1]])), leaf(2, 3)),
+    case("gather-dim0-repeats", lambda m, a: a.gather(0, m.tensor([[1, 1, 0]])), leaf(2, 3)),
+    case("gather-int32-index-negative-dim",
+         lambda m, a: a.gather(-1, m.tensor([[2], [0]], dtype=m.int32)), leaf(2, 3)),
+    case("gather-3d", lambda m, a: a.gather(1, m.tensor([[[0, 1]], [[2, 2]]])), leaf(2, 3, 2)),
+    case("gather-0d", lambda m, a: a.gather(0, m.tensor(0)), leaf()),
+    case("gather-empty-index", lambda m, a: a.gather(1, m.zeros(2, 0, dtype=m.int64)),
+         leaf(2, 3)),
+    case("scatter", lambda m, a, b: a.scatter(1, m.tensor([[0, 0], [2, 1]]), b), leaf(2, 3),
+         leaf(2, 2)),
+    case("scatter-value", lambda m, a: m.scatter(a, 0, m.tensor([[1, 0, 1]]), 2.5), leaf(2, 3)),
+    case("scatter-add", lambda m, a, b: a.scatter_add(1, m.tensor([[0, 0], [2, 2]]), b),
+         leaf(2, 3), leaf(2, 2)),
+    case("scatter-add-into-constant",
+         lambda m, b: m.scatter_add(m.zeros(3, dtype=b.dtype), 0, m.tensor([2, 0, 2]), b),
+         leaf(3)),
+    case("scatter-inplace", lambda m, a, b: (a * 1).scatter_(0, m.tensor([[1, 0, 1]]), b),
+         leaf(2, 3), leaf(1, 3)),
+    case("scatter-add-inplace",
+         lambda m, a, b: (a * 1).scatter_add_(1, m.tensor([[1, 1], [0, 2]]), b),
+         leaf(2, 3), leaf(2, 2)),
+]
+
 SHAPES = [
     case("reshape", lambda m, a: a.reshape(3, 2), leaf(2, 3)),
     case("reshape-tuple", lambda m, a: a.reshape((6, 1)), leaf(2, 3)),
@@ -306,7 +330,7 @@ COMPOSED = [
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     ("fn", "inputs"),
-    ARITHMETIC + UNARY + BINARY_SELECT + REDUCTIONS + SHAPES + SOFTMAX + COMPOSED)
+    ARITHMETIC + UNARY + BINARY_SELECT + REDUCTIONS + GATHERING + SHAPES + SOFTMAX + COMPOSED)
 def test_op_matches_torch(fn, inputs, dtype):
     check_program(fn, *make_inputs(inputs, dtype))
 

@@ -6,11 +6,12 @@ import numbers
 
 from visgrad.engine import autograd as _autograd
 from visgrad.engine.ops import (
-    activations, conversion, fast_operators, indexing, inplace, linalg, norms, pointwise,
-    reductions, shape, variance,
+    activations, conversion, fast_operators, gathering, indexing, inplace, linalg, norms,
+    pointwise, reductions, shape, variance,
 )
 from visgrad.engine.ops import softmax as _softmax
 from visgrad.engine.ops._common import operand
+from visgrad.engine.ops.gathering import gather, scatter, scatter_add
 from visgrad.engine.ops.indexing import getitem, narrow, select, setitem
 from visgrad.engine.ops.linalg import bmm, dot, matmul, mm, mv
 from visgrad.engine.ops.pointwise import (
@@ -39,10 +40,10 @@ __all__ = [
     "reciprocal", "relu", "reshape", "return_types", "sigmoid", "sign", "sin", "softmax", "sqrt",
     "squeeze", "stack", "sub", "sum", "t", "tanh", "transpose", "unsqueeze", "view", "where",
     "narrow", "select", "isnan", "isfinite", "isinf", "masked_fill", "remainder", "floor_divide",
-    "isclose", "allclose", "equal", "all", "any", "erf", "var", "std", "norm",
+    "isclose", "allclose", "equal", "all", "any", "erf", "var", "std", "norm", "gather", "scatter", "scatter_add",
 ]
-_ = (activations, conversion, indexing, inplace, linalg, norms, pointwise, reductions, shape,
-     _softmax, operand)
+_ = (activations, conversion, gathering, indexing, inplace, linalg, norms, pointwise, reductions,
+     shape, _softmax, operand)
 
 
 def _inplace_binary(op):
@@ -160,6 +161,8 @@ def _install() -> None:
     T_.masked_fill_ = _masked_fill_
     for unary in (abs, sigmoid, tanh, log, sqrt, sin, cos, sign, reciprocal, erf):
         setattr(T_, unary.__name__ + "_", _inplace_unary(unary))
+    T_.scatter_ = gathering.scatter_
+    T_.scatter_add_ = gathering.scatter_add_
     T_.zero_ = inplace.zero_
     T_.fill_ = inplace.fill_
     T_.copy_ = inplace.copy_
@@ -170,7 +173,7 @@ def _install() -> None:
                  "transpose", "unsqueeze", "squeeze", "flatten", "clone", "softmax", "log_softmax",
                  "neg", "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select",
                  "isnan", "isfinite", "isinf", "masked_fill", "isclose", "allclose", "equal", "all",
-                 "any", "erf", "var", "std", "norm"):
+                 "any", "erf", "var", "std", "norm", "gather", "scatter", "scatter_add"):
         setattr(T_, name, globals()[name])
     T_.reshape = _method_dims(reshape)
     T_.view = _method_dims(view)

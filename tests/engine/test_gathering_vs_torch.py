@@ -1,0 +1,89 @@
+"""gather, scatter and scatter_add beyond the op tables (``test_ops_vs_torch.py`` compares
+values, graphs and gradients): torch's errors for misuse, second derivatives, and the strict
+stand-in for a GPU."""
+
+import numpy as np
+import pytest
+import torch
+
+import visgrad as vg
+from visgrad.engine import backend
+
+X = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+INDEX = [[0, 0], [2, 1]]
+
+
+@pytest.mark.parametrize(("name", "call"), [
+    ("float-index", lambda m, x: m.gather(x, 1, m.tensor(INDEX).float())),
+    ("bool-index", lambda m, x: x.gather(1, m.tensor(INDEX).bool())),
+    ("fewer-dims", lambda m, x: x.gather(1, m.tensor([0, 1]))),
+    ("out-of-bounds", lambda m, x: x.gather(1, m.tensor([[0, 5], [1, 1]]))),
+    ("negative", lambda m, x: x.gather(1, m.tensor([[-1, 0], [1, 1]]))),
+    ("index-too-wide", lambda m, x: x.gather(0, m.tensor([[0, 1, 1, 0]]))),
+    ("index-too-tall", lambda m, x: x.gather(1, m.tensor([[0], [1], [1]]))),
+    ("dim-out-of-range", lambda m, x: x.gather(2, m.tensor(INDEX))),
+    ("scatter-src-too-small", lambda m, x: x.scatter(1, m.tensor(INDEX), m.ones(2, 1))),
+    ("scatter-dtype", lambda m, x: x.scatter(1, m.tensor(INDEX), m.ones(2, 2).double())),
+    ("scatter-add-number", lambda m, x: x.scatter_add(1, m.tensor(INDEX), 2.0)),
+    ("scatter-out-of-bounds", lambda m, x: x.scatter(0, m.tensor([[2, 0, 0]]), 1.0)),
+])
+def test_misuse_fails_as_in_torch(name, call):
+    errors = {}
+    for lib in (vg, torch):
+        with pytest.raises((RuntimeError, IndexError, TypeError)) as caught:
+            call(lib, lib.tensor(X))
+        errors[lib] = (type(caught.value), str(caught.value).split("\n")[0])
+    assert errors[vg] == errors[torch]
+
+
+def test_a_src_larger_than_the_index_fails_in_backward_as_in_torch():
+    messages = {}
+    for lib in (vg, torch):
+        src = lib.tensor(X, requires_grad=True)
+        out = lib.zeros(2, 3).scatter(1, lib.tensor(INDEX), src)
+        np.testing.assert_array_equal(out.detach().numpy(), [[2.0, 0, 0], [0, 5.0, 4.0]])
+        with pytest.raises(RuntimeError) as caught:
+            out.sum().backward()
+        messages[lib] = str(caught.value)
+    assert messages[vg] == messages[torch]
+
+
+@pytest.mark.parametrize(("name", "program"), [
+    ("gather", lambda m, x: m.gather(x, 1, m.tensor(INDEX)) ** 2),
+    ("scatter", lambda m, x: m.zeros(2, 3, dtype=x.dtype).scatter(
+        1, m.tensor(INDEX), x[:, :2] ** 2) * x),
+    ("scatter-add", lambda m, x: (x * x).scatter_add(0, m.tensor([[1, 1, 0]]), x[:1] ** 3)),
+])
+def test_second_derivatives_match_torch(name, program):
+    results = {}
+    for lib in (vg, torch):
+        x = lib.tensor(X, dtype=lib.float64, requires_grad=True)
+        (g,) = lib.autograd.grad(program(lib, x).sum(), x, create_graph=True)
+        (gg,) = lib.autograd.grad((g * g).sum(), x)
+        results[lib] = (g.detach().numpy(), gg.numpy())
+        results[lib, "name"] = g.grad_fn.name()
+    for mine, theirs in zip(results[vg], results[torch]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12)
+    assert results[vg, "name"] == results[torch, "name"]
+
+
+@pytest.fixture
+def strict_cuda():
+    backend.register_backend("cuda", backend.strict_cuda_backend)
+    yield "cuda"
+    backend.register_backend("cuda", None)
+
+
+def test_gather_and_scatter_run_on_the_strict_device(strict_cuda):
+    x = vg.tensor(X, device=strict_cuda, requires_grad=True)
+    index = vg.tensor(INDEX, device=strict_cuda)
+    out = x.gather(1, index) * 2 + vg.zeros(2, 3, device=strict_cuda).scatter_add(
+        1, index, x[:, :2] * 1).gather(1, index)
+    out.sum().backward()
+    expected = torch.tensor(X, requires_grad=True)
+    t_index = torch.tensor(INDEX)
+    t_out = expected.gather(1, t_index) * 2 + torch.zeros(2, 3).scatter_add(
+        1, t_index, expected[:, :2] * 1).gather(1, t_index)
+    t_out.sum().backward()
+    np.testing.assert_allclose(out.detach().cpu().numpy(), t_out.detach().numpy())
+    np.testing.assert_allclose(x.grad.cpu().numpy(), expected.grad.numpy())
