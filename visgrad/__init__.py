@@ -21,13 +21,15 @@ from visgrad.engine.grad_mode import (  # noqa: F401
     set_grad_enabled,
 )
 from visgrad.engine.ops import (  # noqa: F401
-    abs, add, all, allclose, any, argmax, argmin, bmm, cat, clamp, clone, cos, div, dot, eq,
+    abs, add, all, allclose, any, argmax, argmin, argsort, bmm, cat, clamp, clone, cos, div, dot,
+    eq,
     equal, erf, exp, expand, flatten, gather, ge, gt, isclose,
     isfinite, isinf, isnan, le, log, log_softmax, lt, masked_fill, matmul, max, maximum, mean,
     min, minimum, mm, mul, norm,
     mv, narrow, ne, neg, permute, pow, reciprocal, relu, reshape, return_types, scatter,
     scatter_add, select, sigmoid,
-    sign, sin, softmax, sqrt, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var,
+    sign, sin, softmax, sort, sqrt, squeeze, stack, std, sub, sum, t, tanh, topk, transpose,
+    unsqueeze, var,
     where,
 )
 from visgrad.engine.tensor import (  # noqa: F401

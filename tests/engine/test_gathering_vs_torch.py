@@ -1,6 +1,6 @@
-"""gather, scatter and scatter_add beyond the op tables (``test_ops_vs_torch.py`` compares
-values, graphs and gradients): torch's errors for misuse, second derivatives, and the strict
-stand-in for a GPU."""
+"""gather, scatter, scatter_add, sort and topk beyond the op tables (``test_ops_vs_torch.py``
+compares values, graphs and gradients): torch's errors for misuse, second derivatives, other
+dtypes, and the strict stand-in for a GPU."""
 
 import numpy as np
 import pytest
@@ -26,6 +26,10 @@ INDEX = [[0, 0], [2, 1]]
     ("scatter-dtype", lambda m, x: x.scatter(1, m.tensor(INDEX), m.ones(2, 2).double())),
     ("scatter-add-number", lambda m, x: x.scatter_add(1, m.tensor(INDEX), 2.0)),
     ("scatter-out-of-bounds", lambda m, x: x.scatter(0, m.tensor([[2, 0, 0]]), 1.0)),
+    ("topk-too-many", lambda m, x: x.topk(4)),
+    ("topk-negative", lambda m, x: x.topk(-1, dim=0)),
+    ("sort-dim", lambda m, x: x.sort(dim=3)),
+    ("topk-dim", lambda m, x: m.topk(x, 1, dim=-3)),
 ])
 def test_misuse_fails_as_in_torch(name, call):
     errors = {}
@@ -53,6 +57,9 @@ def test_a_src_larger_than_the_index_fails_in_backward_as_in_torch():
     ("scatter", lambda m, x: m.zeros(2, 3, dtype=x.dtype).scatter(
         1, m.tensor(INDEX), x[:, :2] ** 2) * x),
     ("scatter-add", lambda m, x: (x * x).scatter_add(0, m.tensor([[1, 1, 0]]), x[:1] ** 3)),
+    ("sort", lambda m, x: (x * m.tensor([[3.0, -1.0, 2.0], [0.5, 2.0, -4.0]], dtype=x.dtype))
+     .sort(1).values ** 2),
+    ("topk", lambda m, x: m.topk(x * x, 2, dim=1).values ** 2),
 ])
 def test_second_derivatives_match_torch(name, program):
     results = {}
@@ -65,6 +72,19 @@ def test_second_derivatives_match_torch(name, program):
     for mine, theirs in zip(results[vg], results[torch]):
         np.testing.assert_allclose(mine, theirs, rtol=1e-12)
     assert results[vg, "name"] == results[torch, "name"]
+
+
+@pytest.mark.parametrize("values", [[3, 1, 2, 1], [True, False, True], [2.5, -1.0, 2.5]])
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_and_topk_of_other_dtypes_match_torch(values, descending):
+    results = {}
+    for lib in (vg, torch):
+        x = lib.tensor(values)
+        ordered = x.sort(descending=descending)
+        picked = x.topk(2, largest=descending) if x.dtype != lib.bool else None
+        results[lib] = [repr(ordered), repr(lib.argsort(x, descending=descending)),
+                        repr(picked)]
+    assert results[vg] == results[torch]
 
 
 @pytest.fixture
@@ -86,4 +106,17 @@ def test_gather_and_scatter_run_on_the_strict_device(strict_cuda):
         1, t_index, expected[:, :2] * 1).gather(1, t_index)
     t_out.sum().backward()
     np.testing.assert_allclose(out.detach().cpu().numpy(), t_out.detach().numpy())
+    np.testing.assert_allclose(x.grad.cpu().numpy(), expected.grad.numpy())
+
+
+def test_sort_and_topk_run_on_the_strict_device(strict_cuda):
+    values = [[3.0, float("nan"), 2.0], [0.5, 4.0, 0.5]]
+    x = vg.tensor(values, device=strict_cuda, requires_grad=True)
+    total = x.sort(1, descending=True).values[1].sum() + x.topk(1, dim=0).values.sum()
+    total.backward()
+    expected = torch.tensor(values, requires_grad=True)
+    t_total = expected.sort(1, descending=True).values[1].sum() + \
+        expected.topk(1, dim=0).values.sum()
+    t_total.backward()
+    np.testing.assert_allclose(total.detach().cpu().numpy(), t_total.detach().numpy())
     np.testing.assert_allclose(x.grad.cpu().numpy(), expected.grad.numpy())

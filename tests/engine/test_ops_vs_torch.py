@@ -225,6 +225,21 @@ GATHERING = [
          leaf(2, 3), leaf(2, 2)),
 ]
 
+ORDERING = [
+    case("sort", lambda m, a: tuple(m.sort(a)), leaf(2, 3, distinct=True)),
+    case("sort-dim0-descending", lambda m, a: tuple(a.sort(0, descending=True)),
+         leaf(3, 2, distinct=True)),
+    case("sort-ties-and-nan", lambda m, a: tuple(a.sort(descending=True)),
+         exact([1.0, float("nan"), 2.0, 1.0, 2.0])),
+    case("sort-values", lambda m, a: a.sort(dim=-1).values * a, leaf(2, 3, distinct=True)),
+    case("argsort", lambda m, a: m.argsort(a, dim=0), leaf(3, 2, distinct=True)),
+    case("topk", lambda m, a: tuple(m.topk(a, 2)), leaf(2, 4, distinct=True)),
+    case("topk-smallest-dim0", lambda m, a: tuple(a.topk(1, 0, largest=False)),
+         leaf(3, 2, distinct=True)),
+    case("topk-all", lambda m, a: a.topk(3).values.sum(), leaf(3, distinct=True)),
+    case("topk-0d", lambda m, a: tuple(a.topk(1)), leaf()),
+]
+
 SHAPES = [
     case("reshape", lambda m, a: a.reshape(3, 2), leaf(2, 3)),
     case("reshape-tuple", lambda m, a: a.reshape((6, 1)), leaf(2, 3)),
@@ -330,7 +345,8 @@ COMPOSED = [
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     ("fn", "inputs"),
-    ARITHMETIC + UNARY + BINARY_SELECT + REDUCTIONS + GATHERING + SHAPES + SOFTMAX + COMPOSED)
+    ARITHMETIC + UNARY + BINARY_SELECT + REDUCTIONS + GATHERING + ORDERING + SHAPES + SOFTMAX +
+    COMPOSED)
 def test_op_matches_torch(fn, inputs, dtype):
     check_program(fn, *make_inputs(inputs, dtype))
 

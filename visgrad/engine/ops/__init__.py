@@ -7,7 +7,7 @@ import numbers
 from visgrad.engine import autograd as _autograd
 from visgrad.engine.ops import (
     activations, conversion, fast_operators, gathering, indexing, inplace, linalg, norms,
-    pointwise, reductions, shape, variance,
+    ordering, pointwise, reductions, shape, variance,
 )
 from visgrad.engine.ops import softmax as _softmax
 from visgrad.engine.ops._common import operand
@@ -30,6 +30,7 @@ from visgrad.engine.ops.shape import (
 )
 from visgrad.engine.ops.softmax import log_softmax, softmax
 from visgrad.engine.ops.norms import norm
+from visgrad.engine.ops.ordering import argsort, sort, topk
 from visgrad.engine.ops.variance import std, var
 from visgrad.engine.tensor import Tensor
 
@@ -40,10 +41,10 @@ __all__ = [
     "reciprocal", "relu", "reshape", "return_types", "sigmoid", "sign", "sin", "softmax", "sqrt",
     "squeeze", "stack", "sub", "sum", "t", "tanh", "transpose", "unsqueeze", "view", "where",
     "narrow", "select", "isnan", "isfinite", "isinf", "masked_fill", "remainder", "floor_divide",
-    "isclose", "allclose", "equal", "all", "any", "erf", "var", "std", "norm", "gather", "scatter", "scatter_add",
+    "isclose", "allclose", "equal", "all", "any", "erf", "var", "std", "norm", "gather", "scatter", "scatter_add", "sort", "argsort", "topk",
 ]
-_ = (activations, conversion, gathering, indexing, inplace, linalg, norms, pointwise, reductions,
-     shape, _softmax, operand)
+_ = (activations, conversion, gathering, indexing, inplace, linalg, norms, ordering, pointwise,
+     reductions, shape, _softmax, operand)
 
 
 def _inplace_binary(op):
@@ -173,7 +174,8 @@ def _install() -> None:
                  "transpose", "unsqueeze", "squeeze", "flatten", "clone", "softmax", "log_softmax",
                  "neg", "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select",
                  "isnan", "isfinite", "isinf", "masked_fill", "isclose", "allclose", "equal", "all",
-                 "any", "erf", "var", "std", "norm", "gather", "scatter", "scatter_add"):
+                 "any", "erf", "var", "std", "norm", "gather", "scatter", "scatter_add", "sort", "argsort",
+                 "topk"):
         setattr(T_, name, globals()[name])
     T_.reshape = _method_dims(reshape)
     T_.view = _method_dims(view)

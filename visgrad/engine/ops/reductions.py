@@ -122,6 +122,12 @@ class return_types:  # noqa: N801 - mirrors torch.return_types
     class min(_Pair):  # noqa: N801
         _name = "min"
 
+    class sort(_Pair):  # noqa: N801
+        _name = "sort"
+
+    class topk(_Pair):  # noqa: N801
+        _name = "topk"
+
 
 class _EvenlyDistribute(Node):
     """max()/min() over everything: ties share the gradient equally, as in torch."""
