@@ -23,13 +23,14 @@ from visgrad.engine.grad_mode import (  # noqa: F401
 from visgrad.engine.ops import (  # noqa: F401
     abs, add, all, allclose, any, argmax, argmin, argsort, bmm, cat, clamp, clone, cos, div, dot,
     eq,
-    equal, erf, exp, expand, flatten, gather, ge, gt, isclose,
-    isfinite, isinf, isnan, le, log, log_softmax, lt, masked_fill, matmul, max, maximum, mean,
+    cumsum, equal, erf, exp, expand, expm1, flatten, flip, gather, ge, gt, isclose,
+    isfinite, isinf, isnan, le, log, log1p, log_softmax, logsumexp, lt, masked_fill, matmul,
+    max, maximum, mean,
     min, minimum, mm, mul, norm,
     mv, narrow, ne, neg, permute, pow, reciprocal, relu, reshape, return_types, scatter,
     scatter_add, select, sigmoid,
     sign, sin, softmax, sort, sqrt, squeeze, stack, std, sub, sum, t, tanh, topk, transpose,
-    unsqueeze, var,
+    tril, triu, unsqueeze, var,
     where,
 )
 from visgrad.engine.tensor import (  # noqa: F401

@@ -1,4 +1,5 @@
-"""gather, scatter, scatter_add, sort and topk beyond the op tables (``test_ops_vs_torch.py``
+"""gather, scatter, scatter_add, sort, topk, cumsum, logsumexp, flip, repeat and the
+triangles beyond the op tables (``test_ops_vs_torch.py``
 compares values, graphs and gradients): torch's errors for misuse, second derivatives, other
 dtypes, and the strict stand-in for a GPU."""
 
@@ -30,6 +31,10 @@ INDEX = [[0, 0], [2, 1]]
     ("topk-negative", lambda m, x: x.topk(-1, dim=0)),
     ("sort-dim", lambda m, x: x.sort(dim=3)),
     ("topk-dim", lambda m, x: m.topk(x, 1, dim=-3)),
+    ("tril-1d", lambda m, x: x[0].tril()),
+    ("repeat-too-few", lambda m, x: x.repeat(2)),
+    ("cumsum-dim", lambda m, x: x.cumsum(2)),
+    ("logsumexp-dim", lambda m, x: x.logsumexp(-3)),
 ])
 def test_misuse_fails_as_in_torch(name, call):
     errors = {}
@@ -60,6 +65,10 @@ def test_a_src_larger_than_the_index_fails_in_backward_as_in_torch():
     ("sort", lambda m, x: (x * m.tensor([[3.0, -1.0, 2.0], [0.5, 2.0, -4.0]], dtype=x.dtype))
      .sort(1).values ** 2),
     ("topk", lambda m, x: m.topk(x * x, 2, dim=1).values ** 2),
+    ("cumsum", lambda m, x: (x * x).cumsum(1) * x),
+    ("logsumexp", lambda m, x: m.logsumexp(x * x, 1, keepdim=True) * x),
+    ("repeat-flip-tril", lambda m, x: (x * x).repeat(2, 1).flip(0).tril() * x.repeat(2, 1)),
+    ("log1p-expm1", lambda m, x: (x * x).log1p() * x.expm1()),
 ])
 def test_second_derivatives_match_torch(name, program):
     results = {}

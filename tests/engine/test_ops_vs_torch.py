@@ -94,6 +94,10 @@ UNARY = [
     case("clamp-tensor-both", lambda m, a, b, c: a.clamp(b, c), leaf(2, 3), leaf(3),
          leaf(2, 1)),
     case("erf", lambda m, a: m.erf(a), leaf(2, 3)),
+    case("log1p", lambda m, a: m.log1p(a), leaf(2, 3, positive=True)),
+    case("log1p-edges", lambda m, a: a.log1p(), exact([-1.0, 1e-10, 3.0])),
+    case("expm1", lambda m, a: a.expm1(), leaf(2, 3)),
+    case("expm1-tiny", lambda m, a: m.expm1(a * 1e-9), leaf(3)),
     case("erf-method-tails", lambda m, a: (a * 3).erf(), exact([-2.0, -0.9, 0.0, 0.4, 1.5])),
     case("leaky_relu", lambda m, a: m.nn.functional.leaky_relu(a), leaf(2, 3)),
     case("leaky_relu-slope-at-zero", lambda m, a: m.nn.functional.leaky_relu(a, 0.2),
@@ -225,6 +229,26 @@ GATHERING = [
          leaf(2, 3), leaf(2, 2)),
 ]
 
+REARRANGING = [
+    case("flip", lambda m, a: a.flip(0), leaf(2, 3)),
+    case("flip-dims", lambda m, a: m.flip(a, [0, -1]), leaf(2, 3, 2)),
+    case("repeat", lambda m, a: a.repeat(2, 3), leaf(2, 3)),
+    case("repeat-new-dims", lambda m, a: a.repeat(2, 1, 2), leaf(3)),
+    case("repeat-tuple", lambda m, a: a.repeat((1, 2)), leaf(2, 2)),
+    case("tril", lambda m, a: a.tril(), leaf(3, 3)),
+    case("tril-diagonal-batched", lambda m, a: m.tril(a, -1), leaf(2, 3, 4)),
+    case("triu", lambda m, a: m.triu(a, 1), leaf(3, 4)),
+    case("causal-mask", lambda m, a: a.masked_fill(m.ones(3, 3).tril() == 0, float("-inf"))
+         .softmax(-1), leaf(3, 3)),
+    case("cumsum", lambda m, a: a.cumsum(1), leaf(2, 3)),
+    case("cumsum-dim0", lambda m, a: m.cumsum(a, dim=0), leaf(3, 2)),
+    case("cumsum-0d", lambda m, a: a.cumsum(0), leaf()),
+    case("logsumexp", lambda m, a: a.logsumexp(1), leaf(2, 3)),
+    case("logsumexp-dims-keepdim", lambda m, a: m.logsumexp(a, (0, 2), keepdim=True),
+         leaf(2, 3, 2)),
+    case("logsumexp-large", lambda m, a: (a * 1000).logsumexp(0), exact([1.0, 0.5, -2.0])),
+]
+
 ORDERING = [
     case("sort", lambda m, a: tuple(m.sort(a)), leaf(2, 3, distinct=True)),
     case("sort-dim0-descending", lambda m, a: tuple(a.sort(0, descending=True)),
@@ -345,7 +369,7 @@ COMPOSED = [
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     ("fn", "inputs"),
-    ARITHMETIC + UNARY + BINARY_SELECT + REDUCTIONS + GATHERING + ORDERING + SHAPES + SOFTMAX +
+    ARITHMETIC + UNARY + BINARY_SELECT + REDUCTIONS + GATHERING + ORDERING + REARRANGING + SHAPES + SOFTMAX +
     COMPOSED)
 def test_op_matches_torch(fn, inputs, dtype):
     check_program(fn, *make_inputs(inputs, dtype))

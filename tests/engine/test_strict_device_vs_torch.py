@@ -36,6 +36,7 @@ def _builds_no_tensors(param) -> bool:
 
 
 PROGRAMS = [p for p in (ops.ARITHMETIC + ops.UNARY + ops.BINARY_SELECT + ops.REDUCTIONS +
+                        ops.ORDERING + ops.REARRANGING +
                         ops.SHAPES + ops.SOFTMAX + indexing.GETITEM + indexing.SETITEM +
                         indexing.INPLACE + indexing.VIEWS_AFTER_INPLACE +
                         indexing.VIEW_WRITES)

@@ -7,7 +7,7 @@ import numbers
 from visgrad.engine import autograd as _autograd
 from visgrad.engine.ops import (
     activations, conversion, fast_operators, gathering, indexing, inplace, linalg, norms,
-    ordering, pointwise, reductions, shape, variance,
+    ordering, pointwise, rearranging, reductions, scans, shape, variance,
 )
 from visgrad.engine.ops import softmax as _softmax
 from visgrad.engine.ops._common import operand
@@ -15,8 +15,8 @@ from visgrad.engine.ops.gathering import gather, scatter, scatter_add
 from visgrad.engine.ops.indexing import getitem, narrow, select, setitem
 from visgrad.engine.ops.linalg import bmm, dot, matmul, mm, mv
 from visgrad.engine.ops.pointwise import (
-    abs, add, allclose, clamp, cos, div, eq, equal, erf, exp, floor_divide, ge, gt, invert,
-    isclose,
+    abs, add, allclose, clamp, cos, div, eq, equal, erf, exp, expm1, floor_divide, ge, gt,
+    invert, isclose, log1p,
     isfinite, isinf, isnan, le, log, masked_fill,
     logical_and, logical_not_impl, logical_or, logical_xor, lt, maximum, minimum, mul, ne, neg,
     pow, reciprocal, relu, remainder, rsub, rtruediv, sigmoid, sign, sin, sqrt, sub, tanh, where,
@@ -31,6 +31,8 @@ from visgrad.engine.ops.shape import (
 from visgrad.engine.ops.softmax import log_softmax, softmax
 from visgrad.engine.ops.norms import norm
 from visgrad.engine.ops.ordering import argsort, sort, topk
+from visgrad.engine.ops.rearranging import flip, repeat, tril, triu
+from visgrad.engine.ops.scans import cumsum, logsumexp
 from visgrad.engine.ops.variance import std, var
 from visgrad.engine.tensor import Tensor
 
@@ -42,9 +44,10 @@ __all__ = [
     "squeeze", "stack", "sub", "sum", "t", "tanh", "transpose", "unsqueeze", "view", "where",
     "narrow", "select", "isnan", "isfinite", "isinf", "masked_fill", "remainder", "floor_divide",
     "isclose", "allclose", "equal", "all", "any", "erf", "var", "std", "norm", "gather", "scatter", "scatter_add", "sort", "argsort", "topk",
+    "log1p", "expm1", "flip", "repeat", "tril", "triu", "cumsum", "logsumexp",
 ]
 _ = (activations, conversion, gathering, indexing, inplace, linalg, norms, ordering, pointwise,
-     reductions, shape, _softmax, operand)
+     rearranging, reductions, scans, shape, _softmax, operand)
 
 
 def _inplace_binary(op):
@@ -160,7 +163,7 @@ def _install() -> None:
     T_.exp_ = _inplace_unary(exp)
     T_.neg_ = _inplace_unary(neg)
     T_.masked_fill_ = _masked_fill_
-    for unary in (abs, sigmoid, tanh, log, sqrt, sin, cos, sign, reciprocal, erf):
+    for unary in (abs, sigmoid, tanh, log, sqrt, sin, cos, sign, reciprocal, erf, log1p, expm1):
         setattr(T_, unary.__name__ + "_", _inplace_unary(unary))
     T_.scatter_ = gathering.scatter_
     T_.scatter_add_ = gathering.scatter_add_
@@ -175,9 +178,11 @@ def _install() -> None:
                  "neg", "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select",
                  "isnan", "isfinite", "isinf", "masked_fill", "isclose", "allclose", "equal", "all",
                  "any", "erf", "var", "std", "norm", "gather", "scatter", "scatter_add", "sort", "argsort",
-                 "topk"):
+                 "topk", "log1p", "expm1", "tril", "triu", "cumsum", "logsumexp"):
         setattr(T_, name, globals()[name])
     T_.reshape = _method_dims(reshape)
+    T_.flip = _method_dims(flip)
+    T_.repeat = _method_dims(repeat)
     T_.view = _method_dims(view)
     T_.permute = _method_dims(permute)
     T_.expand = _method_dims(expand)

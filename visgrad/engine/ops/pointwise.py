@@ -333,6 +333,28 @@ def cos(x):
     return record(CosBackward0, _unary(x, x._backend.xp.cos), (x,), save=(x,))
 
 
+class Log1PBackward0(Node):
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        return (g / (x + 1),)
+
+
+def log1p(x):
+    """log(1 + x), exact for tiny x where 1 + x would round (log1p(-1) is -inf, silently)."""
+    return record(Log1PBackward0, _unary(x, x._backend.xp.log1p), (x,), save=(x,))
+
+
+class Expm1Backward0(Node):
+    def backward(self, g):
+        (y,) = self.saved_tensors
+        return (g * (y + 1),)
+
+
+def expm1(x):
+    """eˣ - 1, exact for tiny x."""
+    return record_output(Expm1Backward0, _unary(x, x._backend.xp.expm1), x)
+
+
 class ErfBackward0(Node):
     def backward(self, g):
         (x,) = self.saved_tensors
