@@ -148,6 +148,24 @@ class Node:
             saved = tuple(saved)
         return saved
 
+    # torch's ``grad_fn._saved_self``, ``_saved_result``, ``_saved_dim``...: a node class
+    # names what it saves, in order (``saved_names``), and which of its attributes torch
+    # shows under which name (``saved_attributes``)
+    saved_names: tuple[str, ...] = ()
+    saved_attributes: dict[str, str] = {}  # noqa: RUF012 - read only
+
+    def __getattr__(self, name: str):
+        if name.startswith("_saved_"):
+            key = name[len("_saved_"):]
+            cls = type(self)
+            if key in cls.saved_names:
+                index = cls.saved_names.index(key)
+                saved = self.saved_tensors  # torch's errors once freed or changed in place
+                return saved[index] if index < len(saved) else None
+            if key in cls.saved_attributes:
+                return self.__dict__.get(cls.saved_attributes[key])
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
     def release_variables(self) -> None:
         if self._saved:
             self._saved = None

@@ -43,8 +43,9 @@ __all__ = [
     "reciprocal", "relu", "reshape", "return_types", "sigmoid", "sign", "sin", "softmax", "sqrt",
     "squeeze", "stack", "sub", "sum", "t", "tanh", "transpose", "unsqueeze", "view", "where",
     "narrow", "select", "isnan", "isfinite", "isinf", "masked_fill", "remainder", "floor_divide",
-    "isclose", "allclose", "equal", "all", "any", "erf", "var", "std", "norm", "gather", "scatter", "scatter_add", "sort", "argsort", "topk",
-    "log1p", "expm1", "flip", "repeat", "tril", "triu", "cumsum", "logsumexp",
+    "isclose", "allclose", "equal", "all", "any", "erf", "var", "std", "norm", "gather",
+    "scatter", "scatter_add", "sort", "argsort", "topk", "log1p", "expm1", "flip", "repeat",
+    "tril", "triu", "cumsum", "logsumexp",
 ]
 _ = (activations, conversion, gathering, indexing, inplace, linalg, norms, ordering, pointwise,
      rearranging, reductions, scans, shape, _softmax, operand)
@@ -177,8 +178,8 @@ def _install() -> None:
                  "transpose", "unsqueeze", "squeeze", "flatten", "clone", "softmax", "log_softmax",
                  "neg", "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select",
                  "isnan", "isfinite", "isinf", "masked_fill", "isclose", "allclose", "equal", "all",
-                 "any", "erf", "var", "std", "norm", "gather", "scatter", "scatter_add", "sort", "argsort",
-                 "topk", "log1p", "expm1", "tril", "triu", "cumsum", "logsumexp"):
+                 "any", "erf", "var", "std", "norm", "gather", "scatter", "scatter_add", "sort",
+                 "argsort", "topk", "log1p", "expm1", "tril", "triu", "cumsum", "logsumexp"):
         setattr(T_, name, globals()[name])
     T_.reshape = _method_dims(reshape)
     T_.flip = _method_dims(flip)

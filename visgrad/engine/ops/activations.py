@@ -42,12 +42,18 @@ def _result(x: Tensor, compute) -> Tensor:
 # ---- leaky_relu --------------------------------------------------------------------------------
 
 class LeakyReluBackward0(Node):
+    saved_names = ("self",)
+    saved_attributes = {"negative_slope": "negative_slope"}
+
     def backward(self, g):
         (x,) = self.saved_tensors
         return (where(x > 0, g, g * self.negative_slope),)
 
 
 class LeakyReluBackward1(Node):  # leaky_relu_: its result is what it keeps
+    saved_names = ("result",)
+    saved_attributes = {"negative_slope": "negative_slope"}
+
     def backward(self, g):
         if self.negative_slope < 0:
             raise RuntimeError(
@@ -84,12 +90,18 @@ def leaky_relu_(x, negative_slope=0.01):
 # ---- elu -------------------------------------------------------------------------------------
 
 class EluBackward0(Node):
+    saved_names = ("self",)
+    saved_attributes = {"alpha": "alpha"}
+
     def backward(self, g):
         (x,) = self.saved_tensors
         return (where(x <= 0, g * self.alpha * exp(x), g),)
 
 
 class EluBackward1(Node):  # elu_: from its result, alpha · (eˣ - 1) + alpha = alpha · eˣ
+    saved_names = ("result",)
+    saved_attributes = {"alpha": "alpha"}
+
     def backward(self, g):
         if self.alpha < 0:
             raise RuntimeError(
@@ -125,6 +137,9 @@ def elu_(x, alpha=1.0):
 # ---- gelu ------------------------------------------------------------------------------------
 
 class GeluBackward0(Node):
+    saved_names = ("self",)
+    saved_attributes = {"approximate": "approximate"}
+
     def backward(self, g):
         (x,) = self.saved_tensors
         if self.approximate == "tanh":
@@ -165,6 +180,8 @@ def gelu(x, approximate="none"):
 # ---- silu ------------------------------------------------------------------------------------
 
 class SiluBackward0(Node):
+    saved_names = ("self",)
+
     def backward(self, g):
         (x,) = self.saved_tensors
         s = sigmoid(x)
@@ -188,6 +205,9 @@ def silu_(x):
 # ---- softplus --------------------------------------------------------------------------------
 
 class SoftplusBackward0(Node):
+    saved_names = ("self",)
+    saved_attributes = {"beta": "beta", "threshold": "threshold"}
+
     def backward(self, g):
         (x,) = self.saved_tensors
         z = exp(x * self.beta)

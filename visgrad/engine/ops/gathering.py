@@ -64,6 +64,9 @@ def _checked_index(name: str, target: Tensor, dim, index, src: Tensor | None = N
 
 
 class GatherBackward0(Node):
+    saved_names = ("self",)
+    saved_attributes = {"dim": "dim", "index": "index"}
+
     def backward(self, g):
         (x,) = self.saved_tensors
         zeros = wrap(x._backend.xp.zeros(x._data.shape, dtype=g._data.dtype), x._backend)

@@ -34,6 +34,8 @@ def _product(a, b):
 
 
 class MmBackward0(FormulaNode):
+    saved_names = ("self", "mat2")
+
     def rule(self, F, g, a, b):
         ga = F.mm(g, F.t(b)) if self.next_functions[0][0] is not None else None
         gb = F.mm(F.t(a), g) if self.next_functions[1][0] is not None else None

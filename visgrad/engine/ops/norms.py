@@ -22,6 +22,9 @@ _FLOAT64 = dtypes.float64.np
 
 
 class LinalgVectorNormBackward0(Node):
+    saved_names = ("self", "result")
+    saved_attributes = {"ord": "ord", "dim": "dims", "keepdim": "keepdim"}
+
     def backward(self, g):
         x, norm = self.saved_tensors
         if not self.keepdim and self.dims is not None:

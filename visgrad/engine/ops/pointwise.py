@@ -137,6 +137,8 @@ def rsub(a, b):
 # ---- mul / div ------------------------------------------------------------------------------
 
 class MulBackward0(FormulaNode):
+    saved_names = ("self", "other")
+
     def rule(self, F, g, a, b):
         ga = g * b if self.next_functions[0][0] is not None else None
         if a is b and F.arrays:  # x * x: the two products are equal, bit for bit; the
@@ -158,6 +160,8 @@ def mul(a, b):
 
 
 class DivBackward0(FormulaNode):
+    saved_names = ("self", "other")
+
     def rule(self, F, g, a, b):
         ga = g / b if self.next_functions[0][0] is not None else None
         gb = -g * ((a / b) / b) if self.next_functions[1][0] is not None else None
@@ -175,6 +179,8 @@ def div(a, b, *, rounding_mode=None):
 
 
 class ReciprocalBackward0(FormulaNode):
+    saved_names = ("result",)
+
     def rule(self, F, g, y):
         return (-g * (y * y),)
 
@@ -209,6 +215,9 @@ class NegBackward0(FormulaNode):
 # ---- pow --------------------------------------------------------------------------------------
 
 class PowBackward0(FormulaNode):
+    saved_names = ("self",)
+    saved_attributes = {"exponent": "exponent"}
+
     def rule(self, F, g, x):
         e = self.exponent
         if e == 0:
@@ -217,6 +226,8 @@ class PowBackward0(FormulaNode):
 
 
 class PowBackward1(Node):
+    saved_names = ("self", "exponent", "result")
+
     def backward(self, g):
         a, b, result = self.saved_tensors
         ga = gb = None
@@ -286,6 +297,8 @@ def _unary(x, fn):
 
 
 class ExpBackward0(FormulaNode):
+    saved_names = ("result",)
+
     def rule(self, F, g, y):
         return (g * y,)
 
@@ -296,6 +309,8 @@ def exp(x):
 
 
 class LogBackward0(FormulaNode):
+    saved_names = ("self",)
+
     def rule(self, F, g, x):
         return (g / x,)
 
@@ -305,6 +320,8 @@ def log(x):  # log(0) is -inf and log(-1) nan, silently (_unary)
 
 
 class SqrtBackward0(FormulaNode):
+    saved_names = ("result",)
+
     def rule(self, F, g, y):
         return (g / (2 * y),)
 
@@ -314,6 +331,8 @@ def sqrt(x):  # sqrt(-1) is nan, silently (_unary)
 
 
 class SinBackward0(Node):
+    saved_names = ("self",)
+
     def backward(self, g):
         (x,) = self.saved_tensors
         return (g * cos(x),)
@@ -324,6 +343,8 @@ def sin(x):
 
 
 class CosBackward0(Node):
+    saved_names = ("self",)
+
     def backward(self, g):
         (x,) = self.saved_tensors
         return (g * -sin(x),)
@@ -334,6 +355,8 @@ def cos(x):
 
 
 class Log1PBackward0(Node):
+    saved_names = ("self",)
+
     def backward(self, g):
         (x,) = self.saved_tensors
         return (g / (x + 1),)
@@ -345,6 +368,8 @@ def log1p(x):
 
 
 class Expm1Backward0(Node):
+    saved_names = ("result",)
+
     def backward(self, g):
         (y,) = self.saved_tensors
         return (g * (y + 1),)
@@ -356,6 +381,8 @@ def expm1(x):
 
 
 class ErfBackward0(Node):
+    saved_names = ("self",)
+
     def backward(self, g):
         (x,) = self.saved_tensors
         return (g * (2.0 / math.sqrt(math.pi)) * exp(-(x * x)),)
@@ -370,6 +397,8 @@ def erf(x):
 
 
 class TanhBackward0(FormulaNode):
+    saved_names = ("result",)
+
     def rule(self, F, g, y):
         if F.arrays and g.dtype.itemsize == 2:  # half: in float32, rounded once, as torch's
             g32, y32 = g.astype(_FLOAT32), y.astype(_FLOAT32)  # kernel computes it
@@ -383,6 +412,8 @@ def tanh(x):
 
 
 class SigmoidBackward0(FormulaNode):
+    saved_names = ("result",)
+
     def rule(self, F, g, y):
         return (g * (1 - y) * y,)
 
@@ -401,6 +432,8 @@ def sigmoid(x):
 
 
 class ReluBackward0(FormulaNode):
+    saved_names = ("result",)
+
     def rule(self, F, g, y):
         # torch's threshold_backward zeroes where y <= 0; a nan output passes g on
         return (F.zero_where(y <= 0, g),)
@@ -422,6 +455,8 @@ def relu(x):
 
 
 class AbsBackward0(Node):
+    saved_names = ("self",)
+
     def backward(self, g):
         (x,) = self.saved_tensors
         return (g * sign(x),)
@@ -447,6 +482,9 @@ def sign(x):
 
 
 class ClampBackward1(Node):
+    saved_names = ("self",)
+    saved_attributes = {"min": "min", "max": "max"}
+
     def backward(self, g):
         (x,) = self.saved_tensors
         inside = None
@@ -524,6 +562,8 @@ def clamp(x, min=None, max=None):  # noqa: A002 - torch's names
 
 
 class MaximumBackward0(Node):
+    saved_names = ("self", "other")
+
     def backward(self, g):
         a, b = self.saved_tensors
         tie = a == b
@@ -534,6 +574,8 @@ class MaximumBackward0(Node):
 
 
 class MinimumBackward0(Node):
+    saved_names = ("self", "other")
+
     def backward(self, g):
         a, b = self.saved_tensors
         tie = a == b
@@ -558,6 +600,8 @@ def minimum(a, b):
 # ---- where and comparisons ------------------------------------------------------------------
 
 class WhereBackward0(Node):
+    saved_names = ("condition",)
+
     def backward(self, g):
         (cond,) = self.saved_tensors
         ga = where(cond, g, 0.0) if self.next_functions[0][0] is not None else None

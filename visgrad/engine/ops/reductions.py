@@ -19,6 +19,8 @@ class SumBackward0(FormulaNode):
 
 
 class SumBackward1(FormulaNode):
+    saved_attributes = {"dim": "dims", "keepdim": "keepdim"}
+
     def rule(self, F, g):
         return (F.expand(g if self.keepdim else F.unsqueeze_dims(g, self.dims), self.shape),)
 
@@ -69,6 +71,8 @@ class MeanBackward0(FormulaNode):
 
 
 class MeanBackward1(FormulaNode):
+    saved_attributes = {"dim": "dims", "keepdim": "keepdim"}
+
     def rule(self, F, g):
         g = g if self.keepdim else F.unsqueeze_dims(g, self.dims)
         return (F.expand(g, self.shape) / self.count,)

@@ -20,6 +20,8 @@ _INT64 = dtypes.int64.np
 
 
 class CumsumBackward0(Node):
+    saved_attributes = {"dim": "dim"}
+
     def backward(self, g):
         if g._data.ndim == 0:
             return (g,)
@@ -42,6 +44,9 @@ def cumsum(x, dim, *, dtype=None):
 
 
 class LogsumexpBackward0(Node):
+    saved_names = ("self", "result")
+    saved_attributes = {"dim": "dims", "keepdim": "keepdim"}
+
     def backward(self, g):
         x, result = self.saved_tensors
         if not self.keepdim:

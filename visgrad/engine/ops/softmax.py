@@ -64,6 +64,9 @@ def _log_softmax_of(d, k: int, xp):
 
 
 class SoftmaxBackward0(FormulaNode):
+    saved_names = ("result",)
+    saved_attributes = {"dim": "dim"}
+
     def rule(self, F, g, y):
         if F.arrays and g.dtype.itemsize == 2:  # half: in float32, as torch computes it
             g32, y32 = g.astype(_FLOAT32), y.astype(_FLOAT32)
@@ -81,6 +84,9 @@ def softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
 
 
 class LogSoftmaxBackward0(FormulaNode):
+    saved_names = ("result",)
+    saved_attributes = {"dim": "dim"}
+
     def rule(self, F, g, y):
         if F.arrays and g.dtype.itemsize == 2:  # half: in float32, as torch computes it
             g32, y32 = g.astype(_FLOAT32), y.astype(_FLOAT32)

@@ -34,12 +34,20 @@ def _spread_gradient(g, x, node):
 
 
 class VarBackward0(Node):
+    saved_names = ("self",)
+    saved_attributes = {"dim": "dims", "correction": "given_correction",
+                        "keepdim": "keepdim"}
+
     def backward(self, g):
         (x,) = self.saved_tensors
         return (_spread_gradient(g, x, self),)
 
 
 class StdBackward0(Node):
+    saved_names = ("self", "result")
+    saved_attributes = {"dim": "dims", "correction": "given_correction",
+                        "keepdim": "keepdim"}
+
     def backward(self, g):
         x, result = self.saved_tensors
         # torch's std_backward: where the deviation is 0 the gradient is 0, not 0/0
@@ -63,6 +71,7 @@ def _spread(x, name, node_cls, dim, unbiased, keepdim, correction):
     if unbiased is not None and correction is not None:
         raise TypeError(f"{name}() received an invalid combination of arguments - got both "
                         "unbiased and correction")
+    given = correction if unbiased is None else int(unbiased)  # what torch's node shows
     if correction is None:
         correction = 0 if unbiased is False else 1
     d = x._data
@@ -88,7 +97,7 @@ def _spread(x, name, node_cls, dim, unbiased, keepdim, correction):
     out = wrap(quietly(compute, d), x._backend)
     saved = (x,) if name == "var" else (x, out)
     return record(node_cls, out, (x,), save=saved, dims=dims, keepdim=keepdim, count=count,
-                  correction=correction)
+                  correction=correction, given_correction=given)
 
 
 __all__ = ["std", "var"]
