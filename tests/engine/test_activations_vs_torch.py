@@ -11,9 +11,10 @@ import torch
 import visgrad as vg
 
 FUNCTIONS = {
-    # (times x: leaky_relu's own second derivative is 0, which torch records and visgrad, as
-    # for relu, does not: a gradient nothing depends on)
-    "leaky_relu": lambda m, x: m.nn.functional.leaky_relu(x, 0.2) * x,
+    "leaky_relu": lambda m, x: m.nn.functional.leaky_relu(x, 0.2),
+    "leaky_relu-times-x": lambda m, x: m.nn.functional.leaky_relu(x, 0.2) * x,
+    "relu": lambda m, x: x.relu(),
+    "relu-of-square": lambda m, x: (x * x).relu() * x,
     "elu": lambda m, x: m.nn.functional.elu(x, 1.3),
     "gelu": lambda m, x: m.nn.functional.gelu(x),
     "gelu-tanh": lambda m, x: m.nn.functional.gelu(x, approximate="tanh"),
@@ -38,8 +39,11 @@ def test_second_derivatives_match_torch(name):
         (g,) = lib.autograd.grad(y.sum(), x, create_graph=True)
         (gg,) = lib.autograd.grad((g * g).sum(), x)
         results[lib] = (g.detach().numpy(), gg.numpy())
+        results[lib, "node"] = g.grad_fn.name()
     for mine, theirs in zip(results[vg], results[torch]):
         np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+    if name in ("relu", "leaky_relu"):  # the gradient's own node, as torch records it
+        assert results[vg, "node"] == results[torch, "node"]
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

@@ -15,7 +15,7 @@ from visgrad.engine import dtypes
 from visgrad.engine.ops import inplace
 from visgrad.engine.ops._common import Node, Tensor, quietly, record, wrap
 from visgrad.engine.ops.pointwise import erf, exp, sigmoid, tanh, where
-from visgrad.engine.tensor import _SCALAR_NAME
+from visgrad.engine.tensor import _SCALAR_NAME, zeros_like
 
 _FLOAT32 = dtypes.float32.np
 _SQRT1_2 = math.sqrt(0.5)
@@ -47,7 +47,23 @@ class LeakyReluBackward0(Node):
 
     def backward(self, g):
         (x,) = self.saved_tensors
-        return (where(x > 0, g, g * self.negative_slope),)
+        return (leaky_relu_backward(g, x, self.negative_slope),)
+
+
+class LeakyReluBackwardBackward0(Node):
+    """leaky_relu's gradient as a recorded op (create_graph): itself again for the incoming
+    gradient, zeros for the input (torch keeps this graph: a second derivative is zeros)."""
+
+    def backward(self, gg):
+        (x,) = self.saved_tensors
+        return (leaky_relu_backward(gg, x, self.negative_slope), zeros_like(x))
+
+
+def leaky_relu_backward(g, x, slope):
+    """g where x > 0, else slope · g."""
+    out = where(x.detach() > 0, g, g * slope)
+    return record(LeakyReluBackwardBackward0, out.detach(), (g, x), save=(x,),
+                  negative_slope=slope)
 
 
 class LeakyReluBackward1(Node):  # leaky_relu_: its result is what it keeps

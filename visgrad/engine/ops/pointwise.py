@@ -11,6 +11,7 @@ import operator
 
 from visgrad.engine.autograd import FormulaNode, record_output
 from visgrad.engine.backend import CPU
+from visgrad.engine.tensor import zeros_like
 from visgrad.engine.ops._common import (
     _FLOAT32, Node, Tensor, backend_of, broadcast_error, data_as, float_dtype_for,
     number_for_floats, number_for_integers, operand, promote, quiet, quietly, record,
@@ -436,7 +437,25 @@ class ReluBackward0(FormulaNode):
 
     def rule(self, F, g, y):
         # torch's threshold_backward zeroes where y <= 0; a nan output passes g on
-        return (F.zero_where(y <= 0, g),)
+        if F.arrays:
+            return (F.zero_where(y <= 0, g),)
+        return (threshold_backward(g, y),)
+
+
+class ThresholdBackwardBackward0(Node):
+    """relu's gradient as a recorded op (create_graph): its own gradient is itself for the
+    incoming gradient, and zeros for the output it masks with (a graph, as torch keeps one,
+    so that a second derivative through relu is zeros, not an error)."""
+
+    def backward(self, gg):
+        (y,) = self.saved_tensors
+        return (threshold_backward(gg, y), zeros_like(y))
+
+
+def threshold_backward(g, y):
+    """g where y > 0 (or is nan), else 0."""
+    out = wrap(y._backend.zero_where(y._data <= 0, g._data), y._backend)
+    return record(ThresholdBackwardBackward0, out, (g, y), save=(y,))
 
 
 def relu(x):
