@@ -182,3 +182,19 @@ def test_a_network_with_the_new_activations_trains_as_torchs():
             losses[lib].append(loss.item())
     np.testing.assert_allclose(losses[vg], losses[torch], rtol=1e-12)
     assert losses[vg][-1] < losses[vg][0]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_loss_gradient_is_recorded_as_torchs(reduction):
+    # its second derivative is zeros for the input, and the loss's weights for the seed
+    results = {}
+    for lib in (vg, torch):
+        x = lib.tensor(VALUES, dtype=lib.float64, requires_grad=True)
+        loss = lib.nn.functional.nll_loss(x, lib.tensor([2, 0]), reduction=reduction)
+        seed = lib.ones_like(loss, requires_grad=True)
+        (g,) = lib.autograd.grad(loss, x, seed, create_graph=True)
+        hx, hs = lib.autograd.grad((g * g * 3).sum(), [x, seed])
+        results[lib] = (g.grad_fn.name(), g.detach().numpy(), hx.numpy(), hs.numpy())
+    assert results[vg][0] == results[torch][0]
+    for mine, theirs in zip(results[vg][1:], results[torch][1:]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12)

@@ -26,7 +26,7 @@ from visgrad.engine.ops.linalg import CPP_NAME
 from visgrad.engine.ops.softmax import log_softmax as _log_softmax
 from visgrad.engine.ops.softmax import softmax as _softmax
 from visgrad.engine.ops._common import broadcast_error, promote
-from visgrad.engine.tensor import _SCALAR_NAME, Tensor, rand
+from visgrad.engine.tensor import _SCALAR_NAME, Tensor, rand, zeros_like
 
 __all__ = [
     "relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "silu", "softplus", "softmax",
@@ -440,12 +440,32 @@ class NllLossBackward0(Node):
         onehot = positions == xp.expand_dims(safe, cd)
         coefficient = Tensor._wrap((onehot * xp.expand_dims(scale, cd)).astype(self.dtype),
                                    self.backend)
-        if self.reduction == 0 and g.ndim:
-            g = g.unsqueeze(cd)
-        return (coefficient * g,)
+        spread = g.unsqueeze(cd) if self.reduction == 0 and g.ndim else g
+        result = coefficient * spread
+        if not grad_mode.is_grad_enabled():
+            return (result,)
+        # create_graph: the gradient is a recorded op of the incoming gradient and of the
+        # input (whose part is zeros), as torch records it, so that differentiating it again
+        # gives zeros rather than an error
+        (x,) = self.saved_tensors
+        node = NllLoss2DBackwardBackward0 if isinstance(self, NllLoss2DBackward0) \
+            else NllLossBackwardBackward0
+        return (record(node, result.detach(), (g, x), coefficient=coefficient, class_dim=cd,
+                       spread=spread is not g),)
 
 
 class NllLoss2DBackward0(NllLossBackward0):
+    pass
+
+
+class NllLossBackwardBackward0(Node):
+    def backward(self, gg):
+        back = self.coefficient * gg
+        grad = back.sum(self.class_dim) if self.spread else back.sum()
+        return (grad, zeros_like(gg))
+
+
+class NllLoss2DBackwardBackward0(NllLossBackwardBackward0):
     pass
 
 
@@ -485,7 +505,7 @@ def _nll_forward(input: Tensor, target: Tensor, weight, reduction: int, ignore_i
         with _quiet(xp):
             out = (losses.sum() / total).reshape(()).astype(x.dtype)
             scale = xp.where(ignored, x.dtype.type(0), -w / total)
-    return record(node_cls, _wrap(out, input), (input,), backend=input._backend,
+    return record(node_cls, _wrap(out, input), (input,), save=(input,), backend=input._backend,
                   class_dim=cd, n_classes=n_classes, safe=safe, scale=scale,
                   reduction=reduction, shape=tuple(x.shape), dtype=x.dtype)
 
