@@ -13,8 +13,8 @@
 from visgrad.nn import functional, init, utils  # noqa: F401
 from visgrad.nn.container import ModuleList, Sequential  # noqa: F401
 from visgrad.nn.layers import (  # noqa: F401
-    ELU, GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, SiLU,
-    Softmax, Softplus, Tanh,
+    ELU, GELU, Dropout, Embedding, Flatten, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax,
+    ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh,
 )
 from visgrad.nn.loss import (  # noqa: F401
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss,
@@ -23,7 +23,8 @@ from visgrad.nn.module import Module  # noqa: F401
 from visgrad.nn.parameter import Parameter  # noqa: F401
 
 __all__ = [
-    "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Identity", "ReLU", "Tanh",
+    "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Identity", "Embedding",
+    "LayerNorm", "ReLU", "Tanh",
     "Sigmoid", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Softmax", "LogSoftmax",
     "Flatten", "Dropout", "MSELoss", "L1Loss", "NLLLoss",
     "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init", "utils",

@@ -29,7 +29,8 @@ from visgrad.engine.ops._common import broadcast_error, promote
 from visgrad.engine.tensor import _SCALAR_NAME, Tensor, rand, zeros_like
 
 __all__ = [
-    "relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "silu", "softplus", "softmax",
+    "relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "silu", "softplus", "embedding",
+    "layer_norm", "softmax",
     "log_softmax", "linear", "dropout", "mse_loss",
     "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -164,6 +165,24 @@ def tanh(input: Tensor) -> Tensor:
 
 def sigmoid(input: Tensor) -> Tensor:
     return pointwise.sigmoid(input)
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm=None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+              sparse: bool = False) -> Tensor:
+    """The rows of ``weight`` that ``input``'s integer indices name (EmbeddingBackward0)."""
+    from visgrad.nn import normalization  # noqa: PLC0415 - it imports this module's ops
+
+    return normalization.embedding(input, weight, padding_idx, max_norm, norm_type,
+                                   scale_grad_by_freq, sparse)
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last dims (NativeLayerNormBackward0)."""
+    from visgrad.nn import normalization  # noqa: PLC0415
+
+    return normalization.layer_norm(input, normalized_shape, weight, bias, eps)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:

@@ -1,0 +1,116 @@
+"""embedding and layer_norm, the two building blocks of a small transformer that are not plain
+arithmetic, as torch records them (EmbeddingBackward0, NativeLayerNormBackward0).
+
+Both rules are written with Tensor operations, so ``create_graph`` differentiates them again.
+"""
+
+from __future__ import annotations
+
+from visgrad.engine import dtypes, grad_mode
+from visgrad.engine.autograd import Node, record
+from visgrad.engine.ops.gathering import scatter_add
+from visgrad.engine.ops.reductions import mean
+from visgrad.engine.ops.reductions import sum as total
+from visgrad.engine.tensor import _SCALAR_NAME, Tensor
+
+_FLOAT64 = dtypes.float64.np
+
+
+class EmbeddingBackward0(Node):
+    saved_names = ("indices",)
+
+    def backward(self, g):
+        (indices,) = self.saved_tensors
+        rows, width = self.weight_shape
+        flat = indices.reshape(-1)
+        spread = g.reshape(-1, width)
+        if self.padding_idx is not None:  # the padding row learns nothing
+            keep = (flat != self.padding_idx).unsqueeze(1)
+            spread = spread * keep
+        index = flat.unsqueeze(1).expand(flat.shape[0], width)
+        zeros = Tensor._wrap(g._backend.xp.zeros((rows, width), dtype=g._data.dtype),
+                             g._backend)
+        return (scatter_add(zeros, 0, index, spread),)
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
+              max_norm=None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+              sparse: bool = False) -> Tensor:
+    """The rows of ``weight`` that ``input`` (integer indices, any shape) names."""
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not "
+                                  "available in visgrad")
+    if input._data.dtype.kind not in "iu":
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
+                           "following scalar types: Long, Int; but got "
+                           f"torch.{_SCALAR_NAME.get(str(input._data.dtype), 'Float')}Tensor "
+                           "instead (while checking arguments for embedding)")
+    rows = weight._data.shape[0]
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += rows
+    idx = input._data
+    if idx.size and bool(((idx < 0) | (idx >= rows)).any()):
+        raise IndexError("index out of range in self")
+    out = Tensor._wrap(weight._data[idx], weight._backend)
+    return record(EmbeddingBackward0, out, (weight,), save=(input,),
+                  weight_shape=tuple(weight._data.shape), padding_idx=padding_idx)
+
+
+class NativeLayerNormBackward0(Node):
+    saved_names = ("input", "weight", "bias", "mean", "rstd")
+
+    def backward(self, g):
+        x, weight, bias, centre, rstd = self.saved_tensors
+        dims = self.dims
+        if grad_mode.is_grad_enabled():  # create_graph: mean and rstd depend on x too
+            centre = mean(x, dims, keepdim=True)
+            rstd = (mean((x - centre) * (x - centre), dims, keepdim=True) + self.eps) ** -0.5
+        normal = (x - centre) * rstd
+        batch = tuple(range(g.ndim - len(dims)))  # the dims weight and bias are shared over
+
+        def over_batch(t):
+            return total(t, batch) if batch else t
+
+        grad_x = grad_w = grad_b = None
+        if self.needs_input_grad(0):
+            dn = g * weight if weight is not None else g
+            grad_x = rstd * (dn - mean(dn, dims, keepdim=True)
+                             - normal * mean(dn * normal, dims, keepdim=True))
+        if weight is not None and self.needs_input_grad(1):
+            grad_w = over_batch(g * normal)
+        if bias is not None and self.needs_input_grad(2):
+            grad_b = over_batch(g)
+        return grad_x, grad_w, grad_b
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """input normalised over its last ``normalized_shape`` dims to mean 0 and variance 1
+    (the biased variance, plus ``eps``), then scaled by ``weight`` and shifted by ``bias``."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
+        tuple(normalized_shape)
+    x = input._data
+    if tuple(x.shape[x.ndim - len(shape):]) != shape or len(shape) > x.ndim:
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, shape))}], but got input of size{list(x.shape)}")
+    dims = tuple(range(x.ndim - len(shape), x.ndim))
+    xp = input._backend.xp
+    wide = x.astype(_FLOAT64)
+    centre = wide.mean(axis=dims, keepdims=True)
+    variance = ((wide - centre) ** 2).mean(axis=dims, keepdims=True)
+    rstd = 1.0 / xp.sqrt(variance + eps)
+    out = (wide - centre) * rstd
+    if weight is not None:
+        out = out * weight._data
+    if bias is not None:
+        out = out + bias._data
+    backend = input._backend
+    saved_mean = Tensor._wrap(centre.astype(x.dtype), backend)
+    saved_rstd = Tensor._wrap(rstd.astype(x.dtype), backend)
+    result = Tensor._wrap(out.astype(x.dtype), backend)
+    return record(NativeLayerNormBackward0, result, (input, weight, bias),
+                  save=(input, weight, bias, saved_mean, saved_rstd), dims=dims, eps=eps)
+
+
+__all__ = ["embedding", "layer_norm"]
