@@ -84,23 +84,29 @@ def _leaky(slope):
     return lambda xp, d: xp.where(d > 0, d, d * slope)
 
 
+def _applied(x, kernel: str, compute, node_cls, in_place_cls, attributes: dict,
+             in_place: bool):
+    """``compute``'s result recorded as ``node_cls``, which keeps x; or, in place, written
+    into x and recorded as ``in_place_cls``, which keeps the result (torch's in-place forms
+    of leaky_relu and elu do)."""
+    _floats(x, kernel)
+    if not in_place:
+        return record(node_cls, _result(x, compute), (x,), save=(x,), **attributes)
+
+    def written(source):
+        out = _result(source, compute)
+        return record(in_place_cls, out, (source,), save=(out,), **attributes)
+
+    return inplace.apply_inplace(x, written)
+
+
 def leaky_relu(x, negative_slope=0.01, inplace=False):
-    if inplace:
-        return leaky_relu_(x, negative_slope)
-    _floats(x, "leaky_relu_cpu")
-    out = _result(x, _leaky(negative_slope))
-    return record(LeakyReluBackward0, out, (x,), save=(x,), negative_slope=negative_slope)
+    return _applied(x, "leaky_relu_cpu", _leaky(negative_slope), LeakyReluBackward0,
+                    LeakyReluBackward1, {"negative_slope": negative_slope}, inplace)
 
 
 def leaky_relu_(x, negative_slope=0.01):
-    _floats(x, "leaky_relu_cpu")
-
-    def compute(source):
-        out = _result(source, _leaky(negative_slope))
-        return record(LeakyReluBackward1, out, (source,), save=(out,),
-                      negative_slope=negative_slope)
-
-    return inplace.apply_inplace(x, compute)
+    return leaky_relu(x, negative_slope, inplace=True)
 
 
 # ---- elu -------------------------------------------------------------------------------------
@@ -133,21 +139,12 @@ def _elu(alpha):
 
 
 def elu(x, alpha=1.0, inplace=False):
-    if inplace:
-        return elu_(x, alpha)
-    _floats(x, "elu_cpu")
-    out = _result(x, _elu(alpha))
-    return record(EluBackward0, out, (x,), save=(x,), alpha=alpha)
+    return _applied(x, "elu_cpu", _elu(alpha), EluBackward0, EluBackward1, {"alpha": alpha},
+                    inplace)
 
 
 def elu_(x, alpha=1.0):
-    _floats(x, "elu_cpu")
-
-    def compute(source):
-        out = _result(source, _elu(alpha))
-        return record(EluBackward1, out, (source,), save=(out,), alpha=alpha)
-
-    return inplace.apply_inplace(x, compute)
+    return elu(x, alpha, inplace=True)
 
 
 # ---- gelu ------------------------------------------------------------------------------------
