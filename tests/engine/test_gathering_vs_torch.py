@@ -1,5 +1,5 @@
-"""gather, scatter, scatter_add, sort, topk, cumsum, logsumexp, flip, repeat and the
-triangles beyond the op tables (``test_ops_vs_torch.py``
+"""gather, scatter, scatter_add, sort, topk, cumsum, logsumexp, flip, repeat, the triangles
+and norms beyond the op tables (``test_ops_vs_torch.py``
 compares values, graphs and gradients): torch's errors for misuse, second derivatives, other
 dtypes, and the strict stand-in for a GPU."""
 
@@ -35,6 +35,10 @@ INDEX = [[0, 0], [2, 1]]
     ("repeat-too-few", lambda m, x: x.repeat(2)),
     ("cumsum-dim", lambda m, x: x.cumsum(2)),
     ("logsumexp-dim", lambda m, x: x.logsumexp(-3)),
+    ("norm-inf-of-nothing", lambda m, x: m.linalg.vector_norm(x[:0], float("inf"))),
+    ("norm-negative-of-nothing", lambda m, x: x[:, :0].norm(-1.5, dim=1)),
+    ("norm-ord-text", lambda m, x: m.linalg.vector_norm(x, "fro")),
+    ("norm-int", lambda m, x: m.tensor([1, 2]).norm()),
 ])
 def test_misuse_fails_as_in_torch(name, call):
     errors = {}

@@ -201,6 +201,8 @@ REDUCTIONS = [
     case("norm-minus-inf", lambda m, a: a.norm(-float("inf")), exact([3.0, -0.5, 1.0])),
     case("norm-of-zeros", lambda m, a: (a * 0).norm(dim=0), leaf(2, 3)),
     case("vector_norm", lambda m, a: m.linalg.vector_norm(a, 2, -1, True), leaf(2, 3)),
+    case("norm-inf-of-empty-rows", lambda m, a: a[:0].norm(float("inf"), dim=1), leaf(2, 3)),
+    case("norm-of-empty", lambda m, a: a[:0].norm(), leaf(2, 3)),
     case("argmax", lambda m, a: a.argmax(), leaf(2, 3, distinct=True)),
     case("argmin-dim", lambda m, a: m.argmin(a, 1, keepdim=True), leaf(2, 3, distinct=True)),
 ]

@@ -57,23 +57,28 @@ def vector_norm(x, ord=2, dim=None, keepdim=False):  # noqa: A002 - torch's name
     if d.dtype.kind != "f":
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {_SCALAR_NAME.get(str(d.dtype), str(d.dtype))}")
-    if isinstance(ord, str) or isinstance(ord, bool) or not isinstance(ord, int | float):
-        raise TypeError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
+    if isinstance(ord, bool) or not isinstance(ord, int | float):
+        raise TypeError("linalg_vector_norm(): argument 'ord' (position 2) must be Number, "
+                        f"not {type(ord).__name__}")
     p = float(ord)
     dims = None
     if dim is not None:
         dims = dims_arg(dim, d.ndim) if d.ndim else _check_0d(dim)
     xp = x._backend.xp
 
+    axes = tuple(range(d.ndim)) if dims is None else dims
+    if p < 0 or p == math.inf:  # a maximum, or sums of 0⁻ⁿ: nothing to reduce has no value
+        empty = [k for k in axes if d.shape[k] == 0]
+        if dims is None and d.size == 0:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on an empty "
+                               "tensor because the operation does not have an identity")
+        if dims is not None and empty:  # (torch's words, its missing space included)
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on the "
+                               f"dimension {empty[0]}because this dimension is empty and the "
+                               "operation does not have an identity")
+
     def compute(data):
         size = xp.abs(data.astype(_FLOAT64))
-        axes = tuple(range(data.ndim)) if dims is None else dims
-        if size.size == 0 and (math.isinf(p) and p > 0 or p < 0):
-            raise RuntimeError(
-                "linalg.vector_norm cannot compute the inf norm on an empty tensor because "
-                "the operation does not have an identity" if p > 0 else
-                "linalg.vector_norm of negative order cannot be computed on an empty tensor "
-                "because the operation does not have an identity")
         if p == 0:
             out = (size != 0).sum(axis=axes, keepdims=keepdim).astype(_FLOAT64)
         elif p == math.inf:
