@@ -99,6 +99,8 @@ UNARY = [
     case("expm1", lambda m, a: a.expm1(), leaf(2, 3)),
     case("expm1-tiny", lambda m, a: m.expm1(a * 1e-9), leaf(3)),
     case("erf-method-tails", lambda m, a: (a * 3).erf(), exact([-2.0, -0.9, 0.0, 0.4, 1.5])),
+    case("erf-0d", lambda m, a: a.erf(), leaf()),
+    case("gelu-0d", lambda m, a: m.nn.functional.gelu(a), leaf()),
     case("leaky_relu", lambda m, a: m.nn.functional.leaky_relu(a), leaf(2, 3)),
     case("leaky_relu-slope-at-zero", lambda m, a: m.nn.functional.leaky_relu(a, 0.2),
          exact([-1.0, 0.0, 2.0])),
@@ -234,6 +236,7 @@ GATHERING = [
 REARRANGING = [
     case("flip", lambda m, a: a.flip(0), leaf(2, 3)),
     case("flip-dims", lambda m, a: m.flip(a, [0, -1]), leaf(2, 3, 2)),
+    case("flip-0d", lambda m, a: a.flip(0), leaf()),
     case("repeat", lambda m, a: a.repeat(2, 3), leaf(2, 3)),
     case("repeat-new-dims", lambda m, a: a.repeat(2, 1, 2), leaf(3)),
     case("repeat-tuple", lambda m, a: a.repeat((1, 2)), leaf(2, 2)),

@@ -32,6 +32,7 @@ def test_embedding_matches_torch(indices, padding_idx, index_dtype):
     ("negative", lambda m, w: m.nn.functional.embedding(m.tensor([-1]), w)),
     ("float-indices", lambda m, w: m.nn.functional.embedding(m.tensor([1.0]), w)),
     ("layer-norm-shape", lambda m, w: m.nn.functional.layer_norm(w, (5,))),
+    ("layer-norm-no-shape", lambda m, w: m.nn.functional.layer_norm(w[0, 0], ())),
 ])
 def test_misuse_fails_as_in_torch(name, call):
     errors = {}

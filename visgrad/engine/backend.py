@@ -112,7 +112,7 @@ class Backend:
         """The error function of a float array, in float64 (numpy has none; the caller
         rounds to its dtype)."""
         if self.xp is numpy:
-            return _erf_host(a.astype(numpy.float64)).astype(numpy.float64)
+            return numpy.asarray(_erf_host(a.astype(numpy.float64)), dtype=numpy.float64)
         return _erf_series(self.xp, a.astype(numpy.float64))
 
     def __repr__(self) -> str:

@@ -90,6 +90,9 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
         tuple(normalized_shape)
     x = input._data
+    if not shape:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
+                           "containing at least one element, but got normalized_shape = []")
     if tuple(x.shape[x.ndim - len(shape):]) != shape or len(shape) > x.ndim:
         raise RuntimeError(
             f"Given normalized_shape={list(shape)}, expected input with shape "

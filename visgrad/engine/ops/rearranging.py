@@ -9,6 +9,7 @@ from __future__ import annotations
 from visgrad.engine.ops._common import Node, dims_arg, record, wrap
 from visgrad.engine.ops.reductions import sum as total
 from visgrad.engine.ops.shape import reshape
+from visgrad.engine.tensor import _wrap_dim
 
 
 def _dims_of(args) -> tuple:
@@ -24,6 +25,10 @@ class FlipBackward0(Node):
 def flip(x, *dims):
     """x with the order of its elements reversed along ``dims``."""
     wanted = _dims_of(dims)
+    if x._data.ndim == 0:  # dim 0 or -1 of one number: nothing to reverse
+        for d in wanted:
+            _wrap_dim(d, 1)
+        wanted = ()
     axes = dims_arg(list(wanted), x._data.ndim) if wanted else ()
     out = x._backend.xp.flip(x._data, axis=axes).copy() if axes else x._data.copy()
     return record(FlipBackward0, wrap(out, x._backend), (x,), dims=axes)
