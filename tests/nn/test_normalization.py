@@ -119,3 +119,65 @@ def test_a_tiny_language_model_trains_as_torchs():
             losses[lib].append(loss.item())
     np.testing.assert_allclose(losses[vg], losses[torch], rtol=1e-10)
     assert losses[vg][-1] < losses[vg][0]
+
+
+@pytest.mark.parametrize(("kind", "shape", "options"), [
+    ("BatchNorm1d", (4, 3), {}), ("BatchNorm1d", (4, 3, 5), {"momentum": 0.3}),
+    ("BatchNorm2d", (3, 2, 4, 4), {}), ("BatchNorm1d", (5, 3), {"momentum": None}),
+    ("BatchNorm1d", (4, 3), {"affine": False}),
+    ("BatchNorm1d", (4, 3), {"track_running_stats": False, "bias": False})])
+def test_batch_norm_trains_and_evaluates_as_torchs(kind, shape, options):
+    rng = np.random.default_rng(8)
+    batches = [rng.standard_normal(shape) * 2 + 1 for _ in range(3)]
+    results = {}
+    for lib in (vg, torch):
+        norm = getattr(lib.nn, kind)(shape[1], **options).double()
+        seen = [repr(norm), sorted(norm.state_dict())]
+        for values in batches:  # three training steps, then evaluation
+            x = lib.tensor(values, requires_grad=True)
+            out = norm(x)
+            (out * lib.tensor(np.sin(np.arange(out.numel())).reshape(shape))).sum().backward()
+            seen += [out.grad_fn.name(), out.detach().numpy(), x.grad.numpy()]
+            seen += [p.grad.numpy() for p in norm.parameters()]
+            for p in norm.parameters():
+                p.grad = None
+        seen += [b.numpy() for b in norm.buffers()]
+        norm.eval()
+        x = lib.tensor(batches[0], requires_grad=True)
+        out = norm(x)
+        out.sum().backward()
+        seen += [out.detach().numpy(), x.grad.numpy()]
+        results[lib] = seen
+    for mine, theirs in zip(results[vg], results[torch], strict=True):
+        if isinstance(theirs, np.ndarray):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-12)
+        else:
+            assert mine == theirs
+
+
+@pytest.mark.parametrize(("name", "call"), [
+    ("one-per-channel", lambda m: m.nn.BatchNorm1d(3)(m.ones(1, 3))),
+    ("dims-1d", lambda m: m.nn.BatchNorm1d(3)(m.ones(2, 3, 4, 5))),
+    ("dims-2d", lambda m: m.nn.BatchNorm2d(3)(m.ones(2, 3))),
+])
+def test_batch_norm_misuse_fails_as_in_torch(name, call):
+    errors = {}
+    for lib in (vg, torch):
+        with pytest.raises(ValueError) as caught:
+            call(lib)
+        errors[lib] = str(caught.value)
+    assert errors[vg] == errors[torch]
+
+
+def test_batch_norm_second_derivatives_match_torch():
+    results = {}
+    for lib in (vg, torch):
+        x = lib.tensor([[1.0, 2.0, 4.0], [0.5, -1.0, 3.0], [2.0, 0.0, -1.0]],
+                       dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([1.5, -0.5, 2.0], dtype=lib.float64, requires_grad=True)
+        out = lib.nn.functional.batch_norm(x, None, None, w, None, training=True)
+        (g,) = lib.autograd.grad((out * out * out).sum(), x, create_graph=True)
+        hx, hw = lib.autograd.grad((g * g).sum(), [x, w])
+        results[lib] = (g.detach().numpy(), hx.numpy(), hw.numpy())
+    for mine, theirs in zip(results[vg], results[torch]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-12)

@@ -13,8 +13,8 @@
 from visgrad.nn import functional, init, utils  # noqa: F401
 from visgrad.nn.container import ModuleList, Sequential  # noqa: F401
 from visgrad.nn.layers import (  # noqa: F401
-    ELU, GELU, Dropout, Embedding, Flatten, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax,
-    ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh,
+    ELU, GELU, BatchNorm1d, BatchNorm2d, Dropout, Embedding, Flatten, Identity, LayerNorm,
+    LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh,
 )
 from visgrad.nn.loss import (  # noqa: F401
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss,
@@ -24,7 +24,7 @@ from visgrad.nn.parameter import Parameter  # noqa: F401
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Identity", "Embedding",
-    "LayerNorm", "ReLU", "Tanh",
+    "LayerNorm", "BatchNorm1d", "BatchNorm2d", "ReLU", "Tanh",
     "Sigmoid", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Softmax", "LogSoftmax",
     "Flatten", "Dropout", "MSELoss", "L1Loss", "NLLLoss",
     "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init", "utils",

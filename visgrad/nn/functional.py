@@ -30,7 +30,7 @@ from visgrad.engine.tensor import _SCALAR_NAME, Tensor, rand, zeros_like
 
 __all__ = [
     "relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "silu", "softplus", "embedding",
-    "layer_norm", "softmax",
+    "layer_norm", "batch_norm", "softmax",
     "log_softmax", "linear", "dropout", "mse_loss",
     "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -183,6 +183,16 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     from visgrad.nn import normalization  # noqa: PLC0415
 
     return normalization.layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel over the batch (NativeBatchNormBackward0)."""
+    from visgrad.nn import normalization  # noqa: PLC0415
+
+    return normalization.batch_norm(input, running_mean, running_var, weight, bias, training,
+                                    momentum, eps)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:

@@ -1,7 +1,10 @@
-"""embedding and layer_norm, the two building blocks of a small transformer that are not plain
-arithmetic, as torch records them (EmbeddingBackward0, NativeLayerNormBackward0).
+"""embedding, layer_norm and batch_norm: the building blocks of small networks that are not
+plain arithmetic, as torch records them (EmbeddingBackward0, NativeLayerNormBackward0,
+NativeBatchNormBackward0).
 
-Both rules are written with Tensor operations, so ``create_graph`` differentiates them again.
+The rules are written with Tensor operations, so ``create_graph`` differentiates them again
+(the normalisations then work out their mean and spread from the input again: they depend on
+it too).
 """
 
 from __future__ import annotations
@@ -56,6 +59,19 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
                   weight_shape=tuple(weight._data.shape), padding_idx=padding_idx)
 
 
+def _normalized_gradient(g, normal, rstd, dims):
+    """The gradient through (x - mean) · rstd over ``dims``, given the gradient of the
+    normalised values and the normalised values."""
+    return rstd * (g - mean(g, dims, keepdim=True)
+                   - normal * mean(g * normal, dims, keepdim=True))
+
+
+def _moments(x, dims, eps):
+    """mean and 1 / sqrt(biased variance + eps) over ``dims``, as Tensor operations."""
+    centre = mean(x, dims, keepdim=True)
+    return centre, (mean((x - centre) * (x - centre), dims, keepdim=True) + eps) ** -0.5
+
+
 class NativeLayerNormBackward0(Node):
     saved_names = ("input", "weight", "bias", "mean", "rstd")
 
@@ -63,8 +79,7 @@ class NativeLayerNormBackward0(Node):
         x, weight, bias, centre, rstd = self.saved_tensors
         dims = self.dims
         if grad_mode.is_grad_enabled():  # create_graph: mean and rstd depend on x too
-            centre = mean(x, dims, keepdim=True)
-            rstd = (mean((x - centre) * (x - centre), dims, keepdim=True) + self.eps) ** -0.5
+            centre, rstd = _moments(x, dims, self.eps)
         normal = (x - centre) * rstd
         batch = tuple(range(g.ndim - len(dims)))  # the dims weight and bias are shared over
 
@@ -73,9 +88,8 @@ class NativeLayerNormBackward0(Node):
 
         grad_x = grad_w = grad_b = None
         if self.needs_input_grad(0):
-            dn = g * weight if weight is not None else g
-            grad_x = rstd * (dn - mean(dn, dims, keepdim=True)
-                             - normal * mean(dn * normal, dims, keepdim=True))
+            grad_x = _normalized_gradient(g * weight if weight is not None else g, normal,
+                                          rstd, dims)
         if weight is not None and self.needs_input_grad(1):
             grad_w = over_batch(g * normal)
         if bias is not None and self.needs_input_grad(2):
@@ -116,4 +130,72 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
                   save=(input, weight, bias, saved_mean, saved_rstd), dims=dims, eps=eps)
 
 
-__all__ = ["embedding", "layer_norm"]
+class NativeBatchNormBackward0(Node):
+    saved_names = ("input", "weight", "running_mean", "running_var", "save_mean",
+                   "save_invstd")
+
+    def backward(self, g):
+        x, weight, _, _, centre, rstd = self.saved_tensors
+        dims, shape = self.dims, self.channel_shape
+        if self.training and grad_mode.is_grad_enabled():  # create_graph: see the module
+            centre, rstd = _moments(x, dims, self.eps)
+        normal = (x - centre) * rstd
+        scale = weight.reshape(shape) if weight is not None else None
+        grad_x = grad_w = grad_b = None
+        if self.needs_input_grad(0):
+            upstream = g * scale if scale is not None else g
+            grad_x = _normalized_gradient(upstream, normal, rstd, dims) if self.training \
+                else upstream * rstd
+        if weight is not None and self.needs_input_grad(1):
+            grad_w = total(g * normal, dims)
+        if self.needs_input_grad(2):
+            grad_b = total(g, dims)
+        return grad_x, grad_w, grad_b
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel (dim 1) over the batch (and any further dims): with this
+    batch's mean and biased variance when ``training`` (and the running statistics moved
+    towards them by ``momentum``, the variance unbiased), else with the running ones."""
+    x = input._data
+    if x.ndim < 2:
+        raise ValueError(f"Expected 2D or higher input to batch_norm (got {x.ndim}D input)")
+    dims = (0, *range(2, x.ndim))
+    count = x.size // max(x.shape[1], 1)
+    if training and count <= 1:
+        raise ValueError("Expected more than 1 value per channel when training, got input "
+                         f"size torch.Size({list(x.shape)})")
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    xp = input._backend.xp
+    wide = x.astype(_FLOAT64)
+    if training:
+        centre = wide.mean(axis=dims, keepdims=True)
+        variance = ((wide - centre) ** 2).mean(axis=dims, keepdims=True)
+        unbiased = variance * count / max(count - 1, 1)
+        with grad_mode.no_grad():  # the running statistics move in place, as torch's do
+            for running, batch in ((running_mean, centre), (running_var, unbiased)):
+                if running is not None:
+                    step = Tensor._wrap(batch.reshape(-1).astype(running._data.dtype),
+                                        running._backend)
+                    running.mul_(1 - momentum).add_(step * momentum)
+    else:
+        centre = running_mean._data.astype(_FLOAT64).reshape(shape)
+        variance = running_var._data.astype(_FLOAT64).reshape(shape)
+    rstd = 1.0 / xp.sqrt(variance + eps)
+    out = (wide - centre) * rstd
+    if weight is not None:
+        out = out * weight._data.reshape(shape)
+    if bias is not None:
+        out = out + bias._data.reshape(shape)
+    backend = input._backend
+    result = Tensor._wrap(out.astype(x.dtype), backend)
+    return record(NativeBatchNormBackward0, result, (input, weight, bias),
+                  save=(input, weight, running_mean, running_var,
+                        Tensor._wrap(centre.astype(x.dtype), backend),
+                        Tensor._wrap(rstd.astype(x.dtype), backend)),
+                  dims=dims, channel_shape=shape, training=training, eps=eps)
+
+
+__all__ = ["batch_norm", "embedding", "layer_norm"]
