@@ -48,7 +48,7 @@ __all__ = [
     "tril", "triu", "cumsum", "logsumexp",
 ]
 _ = (activations, conversion, gathering, indexing, inplace, linalg, norms, ordering, pointwise,
-     rearranging, reductions, scans, shape, _softmax, operand)
+     rearranging, reductions, scans, shape, variance, _softmax, operand)
 
 
 def _inplace_binary(op):

@@ -14,7 +14,8 @@ from visgrad.engine import dtypes
 from visgrad.engine.ops._common import Node, dims_arg, quietly, record, wrap
 from visgrad.engine.ops.pointwise import abs as absolute
 from visgrad.engine.ops.pointwise import eq, isnan, logical_or, sign, where
-from visgrad.engine.ops.reductions import _check_0d, sum as total
+from visgrad.engine.ops.reductions import _check_0d
+from visgrad.engine.ops.reductions import sum as total
 from visgrad.engine.ops.shape import unsqueeze
 from visgrad.engine.tensor import _SCALAR_NAME
 

@@ -7,7 +7,6 @@ differentiate again under ``create_graph``.
 
 from __future__ import annotations
 
-
 from visgrad.engine import dtypes
 from visgrad.engine.ops._common import Node, dims_arg, float_dtype_for, quietly, record, wrap
 from visgrad.engine.ops.pointwise import exp
