@@ -3,6 +3,7 @@
 from visgrad.engine.autograd import (  # noqa: F401
     AccumulateGrad, BackwardIteration, BackwardStep, Node, RemovableHandle,
 )
+from visgrad.engine import functional_autograd as functional  # noqa: F401
 from visgrad.engine.autograd_api import backward, grad  # noqa: F401
 from visgrad.engine.function import Function, FunctionCtx, once_differentiable  # noqa: F401
 from visgrad.engine.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
