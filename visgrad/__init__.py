@@ -27,7 +27,7 @@ from visgrad.engine.ops import (  # noqa: F401
     isfinite, isinf, isnan, le, log, log1p, log_softmax, logsumexp, lt, masked_fill, matmul,
     max, maximum, mean,
     min, minimum, mm, mul, norm,
-    mv, narrow, ne, neg, permute, pow, reciprocal, relu, reshape, return_types, scatter,
+    mv, narrow, ne, neg, permute, pow, prod, reciprocal, relu, reshape, return_types, scatter,
     scatter_add, select, sigmoid,
     sign, sin, softmax, sort, sqrt, squeeze, stack, std, sub, sum, t, tanh, topk, transpose,
     tril, triu, unsqueeze, var,

@@ -1,5 +1,5 @@
-"""gather, scatter, scatter_add, sort, topk, cumsum, logsumexp, flip, repeat, the triangles
-and norms beyond the op tables (``test_ops_vs_torch.py``
+"""gather, scatter, scatter_add, sort, topk, cumsum, logsumexp, prod, flip, repeat, the
+triangles and norms beyond the op tables (``test_ops_vs_torch.py``
 compares values, graphs and gradients): torch's errors for misuse, second derivatives, other
 dtypes, and the strict stand-in for a GPU."""
 
@@ -73,6 +73,9 @@ def test_a_src_larger_than_the_index_fails_in_backward_as_in_torch():
     ("logsumexp", lambda m, x: m.logsumexp(x * x, 1, keepdim=True) * x),
     ("repeat-flip-tril", lambda m, x: (x * x).repeat(2, 1).flip(0).tril() * x.repeat(2, 1)),
     ("log1p-expm1", lambda m, x: (x * x).log1p() * x.expm1()),
+    ("prod", lambda m, x: x.prod(1) * x.prod()),
+    ("prod-with-zeros", lambda m, x: (x * m.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]],
+                                                   dtype=x.dtype)).prod(0) ** 2),
 ])
 def test_second_derivatives_match_torch(name, program):
     results = {}
@@ -85,6 +88,14 @@ def test_second_derivatives_match_torch(name, program):
     for mine, theirs in zip(results[vg], results[torch]):
         np.testing.assert_allclose(mine, theirs, rtol=1e-12)
     assert results[vg, "name"] == results[torch, "name"]
+
+
+@pytest.mark.parametrize("values", [[3, -1, 2], [True, True], [1.5, 2.0]])
+def test_prod_of_other_dtypes_matches_torch(values):
+    for make in (lambda lib: lib.tensor(values), lambda lib: lib.tensor(values).reshape(1, -1)):
+        mine, theirs = make(vg), make(torch)
+        assert repr(mine.prod()) == repr(theirs.prod())
+        assert repr(mine.prod(-1, dtype=vg.float64)) == repr(theirs.prod(-1, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("values", [[3, 1, 2, 1], [True, False, True], [2.5, -1.0, 2.5]])

@@ -47,6 +47,8 @@ CASES = {
     "gather": lambda m, x, w: x.gather(0, m.tensor([2, 0])),
     "logsumexp": lambda m, x, w: x.logsumexp(0),
     "cumsum": lambda m, x, w: x.cumsum(0),
+    "prod": lambda m, x, w: x.prod(),
+    "prod-dim": lambda m, x, w: x.reshape(3, 1).prod(0, keepdim=True),
 }
 
 

@@ -22,7 +22,7 @@ from visgrad.engine.ops.pointwise import (
     pow, reciprocal, relu, remainder, rsub, rtruediv, sigmoid, sign, sin, sqrt, sub, tanh, where,
 )
 from visgrad.engine.ops.reductions import (
-    all, any, argmax, argmin, max, mean, min, return_types, sum,
+    all, any, argmax, argmin, max, mean, min, prod, return_types, sum,
 )
 from visgrad.engine.ops.shape import (
     T, cat, clone, expand, flatten, permute, reshape, squeeze, stack, t, transpose, unsqueeze,
@@ -45,7 +45,7 @@ __all__ = [
     "narrow", "select", "isnan", "isfinite", "isinf", "masked_fill", "remainder", "floor_divide",
     "isclose", "allclose", "equal", "all", "any", "erf", "var", "std", "norm", "gather",
     "scatter", "scatter_add", "sort", "argsort", "topk", "log1p", "expm1", "flip", "repeat",
-    "tril", "triu", "cumsum", "logsumexp",
+    "tril", "triu", "cumsum", "logsumexp", "prod",
 ]
 _ = (activations, conversion, gathering, indexing, inplace, linalg, norms, ordering, pointwise,
      rearranging, reductions, scans, shape, variance, _softmax, operand)
@@ -179,7 +179,8 @@ def _install() -> None:
                  "neg", "reciprocal", "eq", "ne", "lt", "le", "gt", "ge", "narrow", "select",
                  "isnan", "isfinite", "isinf", "masked_fill", "isclose", "allclose", "equal", "all",
                  "any", "erf", "var", "std", "norm", "gather", "scatter", "scatter_add", "sort",
-                 "argsort", "topk", "log1p", "expm1", "tril", "triu", "cumsum", "logsumexp"):
+                 "argsort", "topk", "log1p", "expm1", "tril", "triu", "cumsum", "logsumexp",
+                 "prod"):
         setattr(T_, name, globals()[name])
     T_.reshape = _method_dims(reshape)
     T_.flip = _method_dims(flip)

@@ -99,6 +99,71 @@ def mean(x, dim=None, keepdim=False, dtype=None):
                   count=count)
 
 
+def _product_of_others(x, dim: int):
+    """For each element, the product of the others along ``dim``: running products from both
+    ends, multiplied (torch's prod_safe_zeros_backward; exact where x has zeros, where
+    result / x is not). Tensor operations, so that create_graph sees them."""
+    from visgrad.engine.ops.shape import stack  # noqa: PLC0415 - shape imports this module
+
+    count = x.shape[dim]
+    items = [x.select(dim, k) for k in range(count)]
+    left, right = [items[0] * 0 + 1], [items[0] * 0 + 1]
+    for k in range(1, count):
+        left.append(left[-1] * items[k - 1])
+        right.append(right[-1] * items[count - k])
+    return stack([left[k] * right[count - 1 - k] for k in range(count)], dim)
+
+
+class ProdBackward0(Node):  # prod() of everything
+    saved_names = ("self", "result")
+
+    def backward(self, g):
+        x, result = self.saved_tensors
+        if x.ndim == 0:
+            return (g,)
+        if not bool((x._data == 0).any()):
+            return (g * (result / x),)
+        return (g * _product_of_others(x.reshape(-1), 0).reshape(*x.shape),)
+
+
+class ProdBackward1(Node):  # prod(dim)
+    saved_names = ("self", "result")
+    saved_attributes = {"dim": "dim", "keepdim": "keepdim"}
+
+    def backward(self, g):
+        x, result = self.saved_tensors
+        if x.ndim == 0:
+            return (g,)
+        if not self.keepdim:
+            g, result = g.unsqueeze(self.dim), result.unsqueeze(self.dim)
+        if not bool((x._data == 0).any()):
+            return (g * (result / x),)
+        return (g * _product_of_others(x, self.dim),)
+
+
+def prod(x, dim=None, keepdim=False, dtype=None):
+    """The product of the elements (over ``dim``); ints and bools multiply in int64."""
+    d = x._data
+    if dtype is not None:
+        np_dt = dtypes.as_dtype(dtype).np
+    elif d.dtype.kind in "biu":
+        np_dt = dtypes.int64.np
+    else:
+        np_dt = d.dtype
+    wide = _FLOAT32 if np_dt.kind == "f" and np_dt.itemsize == 2 else np_dt
+    if dim is None:
+        out = wrap(x._backend.xp.asarray(quietly(lambda a: a.prod(dtype=wide), d), dtype=np_dt),
+                   x._backend)
+        return record(ProdBackward0, out, (x,), save=(x, out))
+    k = _wrap_dim(dim, builtins.max(d.ndim, 1))  # (``max`` here is the op)
+    if d.ndim == 0:
+        out = wrap(d.astype(np_dt), x._backend)
+    else:
+        out = wrap(quietly(lambda a: a.prod(axis=k, keepdims=keepdim, dtype=wide), d)
+                   .astype(np_dt), x._backend)
+    return record(ProdBackward1, out, (x,), save=(x, out), dim=k, keepdim=keepdim)
+
+
 class return_types:  # noqa: N801 - mirrors torch.return_types
     """Named (values, indices) pairs printed as torch prints them."""
 
