@@ -21,7 +21,7 @@ def _as_tuple(value, what: str, fn_name: str) -> tuple[bool, tuple]:
     """(whether it was a tuple, the tensors as a tuple), or torch's TypeError."""
     is_tuple = isinstance(value, tuple | list)
     items = tuple(value) if is_tuple else (value,)
-    for item in items:
+    for index, item in enumerate(items):
         if not isinstance(item, Tensor):
             if what == "outputs":
                 kind = type(item) if is_tuple else type(value)
@@ -31,7 +31,7 @@ def _as_tuple(value, what: str, fn_name: str) -> tuple[bool, tuple]:
                     f"user-provided function has type {kind}.")
             raise TypeError(
                 f"The {what} given to {fn_name} must be either a Tensor or a tuple of Tensors "
-                f"but the value at index {items.index(item)} has type {type(item)}.")
+                f"but the value at index {index} has type {type(item)}.")
     return is_tuple, items
 
 

@@ -18,9 +18,9 @@ _INT64 = dtypes.int64.np
 
 class _ToIndices(Node):
     def backward(self, g):
-        zeros = wrap(g._backend.xp.zeros(self.shape, dtype=g._data.dtype), g._backend)
         if not self.shape:  # a 0-d input is its own sorted self
             return (g,)
+        zeros = wrap(g._backend.xp.zeros(self.shape, dtype=g._data.dtype), g._backend)
         return (scatter(zeros, self.dim, self.indices, g),)
 
 

@@ -8,7 +8,7 @@ from visgrad.engine import dtypes
 from visgrad.engine.autograd import FormulaNode
 from visgrad.engine.backend import CPU_NDARRAY, cpu_add_reduce
 from visgrad.engine.ops._common import Node, Tensor, dims_arg, quietly, record, wrap
-from visgrad.engine.tensor import _wrap_dim
+from visgrad.engine.tensor import _wrap_dim, ones_like
 
 _FLOAT32 = dtypes.float32.np
 
@@ -25,14 +25,17 @@ class SumBackward1(FormulaNode):
         return (F.expand(g if self.keepdim else F.unsqueeze_dims(g, self.dims), self.shape),)
 
 
+def _accumulated_dtype(d, dtype):
+    """What a sum or product of ``d`` comes out as: ``dtype`` if given, int64 for ints and
+    bools (as torch), else d's own."""
+    if dtype is not None:
+        return dtypes.as_dtype(dtype).np
+    return dtypes.int64.np if d.dtype.kind in "biu" else d.dtype
+
+
 def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001 - torch's name
     d = x._data
-    if dtype is not None:
-        np_dt = dtypes.as_dtype(dtype).np
-    elif d.dtype.kind in "biu":
-        np_dt = dtypes.int64.np
-    else:
-        np_dt = d.dtype
+    np_dt = _accumulated_dtype(d, dtype)
     if dim is None:
         out = wrap(quietly(_added, d, np_dt, None, False, None), x._backend)
         return record(SumBackward0, out, (x,), shape=d.shape)
@@ -107,7 +110,8 @@ def _product_of_others(x, dim: int):
 
     count = x.shape[dim]
     items = [x.select(dim, k) for k in range(count)]
-    left, right = [items[0] * 0 + 1], [items[0] * 0 + 1]
+    one = ones_like(items[0])  # (not items[0] * 0 + 1: an infinite element would give nan)
+    left, right = [one], [one]
     for k in range(1, count):
         left.append(left[-1] * items[k - 1])
         right.append(right[-1] * items[count - k])
@@ -144,12 +148,7 @@ class ProdBackward1(Node):  # prod(dim)
 def prod(x, dim=None, keepdim=False, dtype=None):
     """The product of the elements (over ``dim``); ints and bools multiply in int64."""
     d = x._data
-    if dtype is not None:
-        np_dt = dtypes.as_dtype(dtype).np
-    elif d.dtype.kind in "biu":
-        np_dt = dtypes.int64.np
-    else:
-        np_dt = d.dtype
+    np_dt = _accumulated_dtype(d, dtype)
     wide = _FLOAT32 if np_dt.kind == "f" and np_dt.itemsize == 2 else np_dt
     if dim is None:
         out = wrap(x._backend.xp.asarray(quietly(lambda a: a.prod(dtype=wide), d), dtype=np_dt),
